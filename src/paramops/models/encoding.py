@@ -1,0 +1,113 @@
+"""The one parameter encoding: (operator, raw parameters) -> the network's parameter vector.
+
+Training, evaluation, the model service and the plugin all go through
+:meth:`ParamEncoding.encode`; nothing else turns parameters into numbers.
+
+Layout of the vector (paper section 4.3 and 4.6):
+
+* an operator code when the encoding covers several operators: the ``i``-th of
+  ``n`` operators gets ``(i + 1) / n`` (the paper spaces ten operators from 0.1
+  to 1.0);
+* then one slot per encoded parameter, normalised to ``[-1, 1]`` along its
+  registry scale (log or linear), so operators with very different ranges give
+  back-propagated gradients of the same magnitude. Operators with fewer
+  parameters than slots fill the rest with 0, the middle of the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from paramops.operators.registry import get_operator
+
+ENCODING_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ParamEncoding:
+    """How one model encodes operators and their parameters.
+
+    Parameters
+    ----------
+    operators : sequence of str
+        The operators the model was trained on, in code order.
+    params : mapping of str to sequence of str, optional
+        Which parameters of each operator are encoded, in slot order. By
+        default the first parameter of each (the paper's one-parameter setting);
+        the others stay at their registry defaults. Give RTV all four to train
+        on several parameters at once (paper section 4.6).
+    """
+
+    operators: tuple[str, ...]
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    version: int = ENCODING_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.operators:
+            raise ValueError("an encoding needs at least one operator")
+        chosen = {}
+        for op in self.operators:
+            spec = get_operator(op)
+            names = tuple(self.params.get(op, spec.param_names[:1]))
+            for name in names:
+                spec.param(name)
+            chosen[op] = names
+        object.__setattr__(self, "operators", tuple(self.operators))
+        object.__setattr__(self, "params", chosen)
+
+    @property
+    def with_op_code(self) -> bool:
+        return len(self.operators) > 1
+
+    @property
+    def slots(self) -> int:
+        return max(len(names) for names in self.params.values())
+
+    @property
+    def dim(self) -> int:
+        """Length of the parameter vector (the paper's ``param_dim``), at least 1."""
+        return max(1, int(self.with_op_code) + self.slots)
+
+    def encode(self, op: str, params: Mapping[str, float] | None = None) -> np.ndarray:
+        """Encode one (operator, parameters) pair as a float32 vector of length :attr:`dim`.
+
+        Raises ``ValueError`` for an operator this model does not cover, and
+        for unknown or out-of-range parameters.
+        """
+        if op not in self.operators:
+            raise ValueError(
+                f"this model does not cover operator {op!r}; it covers: {', '.join(self.operators)}"
+            )
+        spec = get_operator(op)
+        resolved = spec.resolve(params or {})
+        vector = np.zeros(self.dim, dtype=np.float32)
+        offset = 0
+        if self.with_op_code:
+            vector[0] = (self.operators.index(op) + 1) / len(self.operators)
+            offset = 1
+        for slot, name in enumerate(self.params[op]):
+            vector[offset + slot] = 2.0 * spec.param(name).to_unit(resolved[name]) - 1.0
+        return vector
+
+    def encode_batch(self, items: Sequence[tuple[str, Mapping[str, float]]]) -> np.ndarray:
+        """Encode several pairs into an (N, dim) array."""
+        return np.stack([self.encode(op, params) for op, params in items])
+
+    def to_config(self) -> dict:
+        return {
+            "operators": list(self.operators),
+            "params": {op: list(names) for op, names in self.params.items()},
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "ParamEncoding":
+        version = config.get("version", ENCODING_VERSION)
+        if version != ENCODING_VERSION:
+            raise ValueError(
+                f"parameter encoding version {version} is not supported (this paramops uses {ENCODING_VERSION})"
+            )
+        return cls(tuple(config["operators"]), {k: tuple(v) for k, v in config.get("params", {}).items()})
