@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-# ``paramops.operators()`` shares its name with the ``paramops.operators``
-# subpackage. Importing the subpackage first and binding the function last
-# makes the function win; the registry imports only numpy, so this is cheap.
+# ``paramops.operators`` is the subpackage, callable as ``paramops.operators()``
+# to get the registry; it imports only numpy, so loading it eagerly is cheap.
+from paramops import operators  # noqa: E402
 from paramops.operators.reference import reference  # noqa: E402
-from paramops.operators.registry import operators  # noqa: E402
 
 _LAZY = {
     "load_model": "paramops.models.checkpoint",
