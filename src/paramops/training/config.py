@@ -1,0 +1,105 @@
+"""Training configurations: one YAML file per shipped model, in ``configs/``.
+
+Example (``configs/default.yaml``)::
+
+    name: default                 # written to weights/default.pt
+    model: {arch: tunable, width: 32}
+    operators: all                # or a list of registry names
+    encode_params: {}             # e.g. {rtv: [lam, sigma, sharpness, iterations]}
+    fixed: {}                     # e.g. {l0: {lam: 0.02}} for a single-value model
+    data: {train: ../shared/data/train, pairs_per_op: 800, patch: 64, margin: 16}
+    train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paramops.models.encoding import ParamEncoding
+from paramops.operators.registry import OPERATORS
+
+# Where the project's shared training photos live beside a checkout.
+DEFAULT_TRAIN_DIR = Path("../shared/data/train")
+DEFAULT_VAL_DIR = Path("../shared/data/val")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: str = str(DEFAULT_TRAIN_DIR)
+    pairs_per_op: int = 800
+    patch: int = 64
+    margin: int = 16
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 6000
+    batch: int = 16
+    lr: float = 1e-3
+    milestones: tuple[int, ...] = (4000, 5500)
+    gamma: float = 0.1
+    seed: int = 0
+    checkpoint_every: int = 250
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    model: Mapping[str, object]
+    operators: tuple[str, ...]
+    encode_params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fixed: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+
+    def encoding(self) -> ParamEncoding:
+        return ParamEncoding(self.operators, self.encode_params)
+
+    def model_config(self) -> dict:
+        return {**self.model, "param_dim": self.encoding().dim}
+
+
+def parse_config(raw: Mapping) -> RunConfig:
+    """Build a :class:`RunConfig` from a mapping, with errors naming the bad key."""
+    known = {"name", "model", "operators", "encode_params", "fixed", "data", "train"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(known))})")
+    for key in ("name", "model", "operators"):
+        if key not in raw:
+            raise ValueError(f"config is missing {key!r}")
+    ops = raw["operators"]
+    ops = tuple(OPERATORS) if ops == "all" else tuple(ops)
+    try:
+        data = DataConfig(**raw.get("data", {}))
+        train = dict(raw.get("train", {}))
+        if "milestones" in train:
+            train["milestones"] = tuple(train["milestones"])
+        train = TrainConfig(**train)
+    except TypeError as err:
+        raise ValueError(f"bad config section: {err}") from None
+    config = RunConfig(
+        name=str(raw["name"]),
+        model=dict(raw["model"]),
+        operators=ops,
+        encode_params={k: tuple(v) for k, v in (raw.get("encode_params") or {}).items()},
+        fixed={k: dict(v) for k, v in (raw.get("fixed") or {}).items()},
+        data=data,
+        train=train,
+    )
+    config.encoding()  # validates operator and parameter names
+    return config
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {path} does not exist")
+    with open(path) as fh:
+        return parse_config(yaml.safe_load(fh))

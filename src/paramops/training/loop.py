@@ -1,0 +1,195 @@
+"""The training loop: L2 loss in RGB (paper eq. 3), Adam, a step schedule.
+
+A run is resumable: every ``checkpoint_every`` steps the model, optimiser,
+schedule, step and random states go to ``<run_dir>/last.pt``, and a new call
+with the same config picks up from there. The finished model is exported as a
+self-describing checkpoint (architecture, encoding, weights, checksum) to
+``weights/<name>.pt`` or wherever ``out`` says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from paramops.training.config import RunConfig
+from paramops.training.pairs import PairSpec, list_images, make_pairs
+
+
+def pick_device(device: str | None = None):
+    import torch
+
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_dataset(config: RunConfig, *, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All training pairs of a run: inputs and targets (uint8, N x P x P x 3) and encoded parameters (N x dim)."""
+    from paramops.operators.registry import get_operator
+
+    images = list_images(config.data.train)
+    encoding = config.encoding()
+    inputs, targets, vectors = [], [], []
+    for index, op in enumerate(config.operators):
+        spec = PairSpec(
+            op,
+            config.data.pairs_per_op,
+            patch=config.data.patch,
+            margin=config.data.margin,
+            names=encoding.params[op],
+            fixed=config.fixed.get(op, {}),
+            seed=config.train.seed * 1000 + index,
+        )
+        pairs = make_pairs(spec, images, progress=progress)
+        names = get_operator(op).param_names
+        inputs.append(pairs["inputs"])
+        targets.append(pairs["targets"])
+        vectors.append(encoding.encode_batch([(op, dict(zip(names, row))) for row in pairs["params"]]))
+    return np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors)
+
+
+def _augment(batch, flips):
+    """Dihedral augmentation; every operator here is isotropic up to its random draws."""
+    import torch
+
+    if flips & 1:
+        batch = torch.flip(batch, dims=[-1])
+    if flips & 2:
+        batch = torch.flip(batch, dims=[-2])
+    if flips & 4:
+        batch = batch.transpose(-1, -2)
+    return batch
+
+
+def _save_atomic(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: RunConfig,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    device: str | None = None,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train one configuration, resuming from ``run_dir/last.pt`` if present.
+
+    Parameters
+    ----------
+    config : RunConfig
+    run_dir : path, optional
+        Where resumable state and the log go; default ``runs/<name>``.
+    out : path, optional
+        The exported checkpoint; default ``weights/<name>.pt``.
+    device : str, optional
+        ``"cuda"``, ``"cpu"``...; default CUDA where present.
+    max_steps : int, optional
+        Stop (resumably) after this many steps in this call, for sittings.
+
+    Returns
+    -------
+    Path
+        The exported checkpoint, or the resumable state if the run is not finished.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from paramops.models import build_model
+    from paramops.models.checkpoint import save_checkpoint
+
+    tc = config.train
+    run_dir = Path(run_dir or Path("runs") / config.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out = Path(out or Path("weights") / f"{config.name}.pt")
+    dev = pick_device(device)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed)
+
+    inputs, targets, vectors = build_dataset(config, progress=progress)
+    net = build_model(config.model_config()).to(dev)
+    optimiser = torch.optim.Adam(net.parameters(), lr=tc.lr)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(tc.milestones), gamma=tc.gamma)
+    rng = np.random.default_rng(tc.seed)
+    step, seconds = 0, 0.0
+    state_path = run_dir / "last.pt"
+    if state_path.exists():
+        state = torch.load(state_path, map_location=dev, weights_only=False)
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, seconds = state["step"], state["seconds"]
+
+    def checkpoint() -> None:
+        _save_atomic(
+            {
+                "model": net.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "schedule": schedule.state_dict(),
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "seconds": seconds,
+            },
+            state_path,
+        )
+
+    stop = tc.steps if max_steps is None else min(tc.steps, step + max_steps)
+    bar = tqdm(total=tc.steps, initial=step, desc=f"train {config.name}", disable=not progress, dynamic_ncols=True)
+    log = open(run_dir / "log.jsonl", "a")
+    smoothed = None
+    net.train()
+    try:
+        while step < stop:
+            started = time.perf_counter()
+            idx = rng.integers(0, len(inputs), tc.batch)
+            flips = int(rng.integers(0, 8))
+            x = _augment(torch.from_numpy(inputs[idx]).to(dev).permute(0, 3, 1, 2).float().div_(255), flips)
+            y = _augment(torch.from_numpy(targets[idx]).to(dev).permute(0, 3, 1, 2).float().div_(255), flips)
+            p = torch.from_numpy(vectors[idx]).to(dev)
+            loss = torch.nn.functional.mse_loss(net(x, p), y)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            step += 1
+            seconds += time.perf_counter() - started
+            value = float(loss)
+            smoothed = value if smoothed is None else 0.98 * smoothed + 0.02 * value
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed:.5f}", psnr=f"{-10 * np.log10(max(smoothed, 1e-12)):.2f}")
+            if step % tc.checkpoint_every == 0 or step == stop:
+                checkpoint()
+                log.write(json.dumps({"step": step, "loss": smoothed, "seconds": round(seconds, 1)}) + "\n")
+                log.flush()
+    finally:
+        bar.close()
+        log.close()
+    if step < tc.steps:
+        return state_path
+    meta = {
+        "name": config.name,
+        "steps": step,
+        "train_seconds": round(seconds, 1),
+        "final_loss": smoothed,
+        "device": str(dev),
+        "data": {"folder": Path(config.data.train).name, "pairs": int(len(inputs)), "patch": config.data.patch},
+        "batch": tc.batch,
+        "fixed": {k: dict(v) for k, v in config.fixed.items()},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, net.eval().cpu(), config.encoding(), meta=meta)
+    return out
