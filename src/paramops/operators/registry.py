@@ -287,6 +287,14 @@ _SPECS: tuple[OperatorSpec, ...] = (
         degradation="draws rain streaks of random density, angle and length over the image",
         restores="no parameter: the network removes streaks of any density",
         stochastic=True,
+        # Drawn uniformly per image (brightness per drop); see degradations.add_rain.
+        extra={
+            "density": (0.002, 0.01),  # fraction of pixels where a drop starts
+            "angle_deg": (-30.0, 30.0),  # from vertical; positive tilts the lower end right
+            "length_px": (10.0, 40.0),
+            "brightness": (0.4, 0.9),  # peak of a lone streak
+            "width_sigma_px": 0.5,  # softening of the 1 px line: streaks about 2 px wide
+        },
     ),
 )
 

@@ -1,0 +1,216 @@
+"""The ``paramops`` command line.
+
+Each subcommand is one function registered with :func:`subcommand`, which
+also declares its arguments; :func:`main` builds the parser from that table.
+Bad input of any kind (unknown operator, parameter out of range, unreadable
+or unsupported file, ...) ends with exit code 2 and one line on stderr,
+``paramops: error: ...``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import paramops
+from paramops.operators.registry import Param, get_operator, operators
+
+EXIT_USAGE = 2
+Argument = tuple[tuple[str, ...], dict]  # flags and keywords for ArgumentParser.add_argument
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    arguments: tuple[Argument, ...]
+    run: Callable[[argparse.Namespace], int]
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def argument(*flags: str, **kwargs) -> Argument:
+    """One argument of a subcommand, as passed to ``ArgumentParser.add_argument``."""
+    return flags, kwargs
+
+
+def subcommand(name: str, help: str, *arguments: Argument):
+    """Register the decorated function as subcommand ``name``; it returns the exit code."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        SUBCOMMANDS[name] = Subcommand(name, help, arguments, run)
+        return run
+
+    return register
+
+
+class UsageError(Exception):
+    """Bad command-line input; :func:`main` reports it on one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage and exits; we want one line and a return code.
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="paramops",
+        description="Parameterized image operators (Fan et al.): reference operators and fast networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"paramops {paramops.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for sub in SUBCOMMANDS.values():
+        sub_parser = commands.add_parser(sub.name, help=sub.help, description=sub.help)
+        for flags, kwargs in sub.arguments:
+            sub_parser.add_argument(*flags, **kwargs)
+        sub_parser.set_defaults(run=sub.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (UsageError, ValueError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"paramops: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def busy(description: str, stream: TextIO | None = None, *, enabled: bool | None = None) -> Iterator[None]:
+    """Show a spinner with the elapsed time on ``stream`` (stderr) while the block runs.
+
+    Shown only when ``stream`` is a terminal unless ``enabled`` says otherwise.
+    The operators are single long calls, so a thread redraws the line.
+    """
+    stream = sys.stderr if stream is None else stream
+    if enabled is None:
+        enabled = stream.isatty()
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    done = threading.Event()
+    with tqdm(desc=description, total=None, file=stream, leave=False, bar_format="{desc} {elapsed}") as bar:
+
+        def spin() -> None:
+            for frame in itertools.cycle("|/-\\"):
+                bar.set_description_str(f"{frame} {description}")
+                if done.wait(0.2):
+                    return
+
+        spinner = threading.Thread(target=spin, daemon=True)
+        spinner.start()
+        try:
+            yield
+        finally:
+            done.set()
+            spinner.join()
+
+
+def _parse_seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}")
+    return seed
+
+
+def _parse_param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _param_cells(p: Param) -> tuple[str, str, str, str]:
+    value_range = f"[{p.low:g}, {p.high:g}]" + (f" {p.unit}" if p.unit else "")
+    return p.name, f"{p.default:g}", value_range, p.scale + (", integer" if p.integer else "")
+
+
+@subcommand(
+    "list",
+    "list the operators, their parameters and ranges",
+    argument("--json", action="store_true", help="print JSON: one object per operator"),
+)
+def list_operators(args: argparse.Namespace) -> int:
+    specs = list(operators().values())
+    if args.json:
+        print(json.dumps([spec.as_dict() for spec in specs], indent=2))
+        return 0
+    rows = [("OPERATOR", "FAMILY", "PARAMETER", "DEFAULT", "RANGE", "SCALE", "SUMMARY")]
+    for spec in specs:
+        params = [_param_cells(p) for p in spec.params] or [("-", "", "", "")]
+        rows.append((spec.name, spec.family, *params[0], spec.summary))
+        rows += [("", "", *cells, "") for cells in params[1:]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+@subcommand(
+    "reference",
+    "run a reference operator on an image file",
+    argument("input", metavar="IN", type=Path, help="input image (.png, .jpg/.jpeg, .tif/.tiff)"),
+    argument("output", metavar="OUT", type=Path, help="output image; its suffix picks the format"),
+    argument("--op", required=True, help="operator name, see `paramops list`"),
+    argument(
+        "--param",
+        metavar="KEY=VALUE",
+        type=_parse_param,
+        action="append",
+        default=[],
+        help="operator parameter (repeat for several); missing ones take their default",
+    ),
+    argument(
+        "--seed",
+        type=_parse_seed,
+        help="random seed of the stochastic operators ("
+        + ", ".join(name for name, spec in operators().items() if spec.stochastic)
+        + ")",
+    ),
+)
+def run_reference(args: argparse.Namespace) -> int:
+    from paramops import io
+
+    spec = get_operator(args.op)
+    params: dict[str, str] = {}
+    for key, value in args.param:
+        if key in params:
+            raise UsageError(f"parameter {key!r} given twice")
+        params[key] = value
+    spec.resolve(params)  # fail on a bad parameter before reading anything
+    if _same_file(args.input, args.output):
+        raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
+    image = io.read_image(args.input)
+    io.check_writable(args.output, image)  # the result has the input's dtype and shape
+    with busy(f"{spec.name} on {args.input.name}"):
+        result = paramops.reference(image, spec.name, seed=args.seed, **params)
+    io.write_image(args.output, result)
+    return 0
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.samefile(b)  # hard links
+    except OSError:
+        return False
