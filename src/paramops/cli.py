@@ -139,6 +139,25 @@ def _parse_param(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+PARAM_ARGUMENT = argument(
+    "--param",
+    metavar="KEY=VALUE",
+    type=_parse_param,
+    action="append",
+    default=[],
+    help="operator parameter (repeat for several); missing ones take their default",
+)
+
+
+def _params_dict(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            raise UsageError(f"parameter {key!r} given twice")
+        params[key] = value
+    return params
+
+
 def _param_cells(p: Param) -> tuple[str, str, str, str]:
     value_range = f"[{p.low:g}, {p.high:g}]" + (f" {p.unit}" if p.unit else "")
     return p.name, f"{p.default:g}", value_range, p.scale + (", integer" if p.integer else "")
@@ -171,14 +190,7 @@ def list_operators(args: argparse.Namespace) -> int:
     argument("input", metavar="IN", type=Path, help="input image (.png, .jpg/.jpeg, .tif/.tiff)"),
     argument("output", metavar="OUT", type=Path, help="output image; its suffix picks the format"),
     argument("--op", required=True, help="operator name, see `paramops list`"),
-    argument(
-        "--param",
-        metavar="KEY=VALUE",
-        type=_parse_param,
-        action="append",
-        default=[],
-        help="operator parameter (repeat for several); missing ones take their default",
-    ),
+    PARAM_ARGUMENT,
     argument(
         "--seed",
         type=_parse_seed,
@@ -191,11 +203,7 @@ def run_reference(args: argparse.Namespace) -> int:
     from paramops import io
 
     spec = get_operator(args.op)
-    params: dict[str, str] = {}
-    for key, value in args.param:
-        if key in params:
-            raise UsageError(f"parameter {key!r} given twice")
-        params[key] = value
+    params = _params_dict(args.param)
     spec.resolve(params)  # fail on a bad parameter before reading anything
     if _same_file(args.input, args.output):
         raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
@@ -214,3 +222,75 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.samefile(b)  # hard links
     except OSError:
         return False
+
+
+@subcommand(
+    "train",
+    "train a model from a YAML config (resumes from its last checkpoint)",
+    argument("--config", required=True, type=Path, help="a file in configs/, e.g. configs/default.yaml"),
+    argument("--out", type=Path, help="exported checkpoint; default weights/<name>.pt"),
+    argument("--run-dir", type=Path, help="resumable state and log; default <cache>/runs/<name>"),
+    argument("--device", help="cuda, cpu, ...; default CUDA where present"),
+    argument("--max-steps", type=int, help="stop (resumably) after this many steps in this sitting"),
+    argument("--data", type=Path, help="folder of training photos; overrides the config's data.train"),
+)
+def run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from paramops.training.config import load_config
+    from paramops.training.loop import train
+
+    config = load_config(args.config)
+    if args.data is not None:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, train=str(args.data)))
+    path = train(config, run_dir=args.run_dir, out=args.out, device=args.device, max_steps=args.max_steps)
+    print(path)
+    return 0
+
+
+@subcommand(
+    "apply",
+    "run a trained network as an operator on an image file",
+    argument("input", metavar="IN", type=Path, help="input image (.png, .jpg/.jpeg, .tif/.tiff)"),
+    argument("output", metavar="OUT", type=Path, help="output image; its suffix picks the format"),
+    argument("--op", required=True, help="operator name, see `paramops list`"),
+    PARAM_ARGUMENT,
+    argument("--model", default="default", help="shipped model name or checkpoint path (default: default)"),
+)
+def run_apply(args: argparse.Namespace) -> int:
+    from paramops import io
+    from paramops.models.checkpoint import load_model
+
+    spec = get_operator(args.op)
+    params = _params_dict(args.param)
+    spec.resolve(params)
+    if _same_file(args.input, args.output):
+        raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
+    model = load_model(args.model)
+    image = io.read_image(args.input)
+    io.check_writable(args.output, image)
+    with busy(f"{spec.name} ({args.model}) on {args.input.name}"):
+        result = model.apply(image, spec.name, **params)
+    io.write_image(args.output, result)
+    return 0
+
+
+@subcommand(
+    "evaluate",
+    "score a model against the reference operators (PSNR, SSIM) on a folder of images",
+    argument("--model", default="default", help="shipped model name or checkpoint path"),
+    argument("--data", type=Path, help="image folder; default ../shared/data/val where present"),
+    argument("--ops", nargs="+", help="operators to score; default all the model covers"),
+    argument("--json", action="store_true", help="print JSON (summary and per-image scores)"),
+)
+def run_evaluate(args: argparse.Namespace) -> int:
+    from paramops.evaluation.evaluate import as_json, evaluate, format_table, summarise
+    from paramops.models.checkpoint import load_model
+    from paramops.training.config import DEFAULT_VAL_DIR
+
+    data = args.data or DEFAULT_VAL_DIR
+    if args.data is None and not data.is_dir():
+        raise UsageError(f"no --data given and the default validation folder {data} is missing")
+    scores = evaluate(load_model(args.model), data, ops=args.ops, progress=sys.stderr.isatty())
+    print(as_json(scores) if args.json else format_table(summarise(scores)))
+    return 0
