@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from paramops.training.config import RunConfig
-from paramops.training.pairs import PairSpec, list_images, make_pairs
+from paramops.training.pairs import PairSpec, cache_dir, list_images, make_pairs
 
 
 def pick_device(device: str | None = None):
@@ -89,7 +89,8 @@ def train(
     ----------
     config : RunConfig
     run_dir : path, optional
-        Where resumable state and the log go; default ``runs/<name>``.
+        Where resumable state and the log go; default ``<cache>/runs/<name>``,
+        outside the work tree so that sittings survive a fresh checkout.
     out : path, optional
         The exported checkpoint; default ``weights/<name>.pt``.
     device : str, optional
@@ -109,7 +110,7 @@ def train(
     from paramops.models.checkpoint import save_checkpoint
 
     tc = config.train
-    run_dir = Path(run_dir or Path("runs") / config.name)
+    run_dir = Path(run_dir or cache_dir() / "runs" / config.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     out = Path(out or Path("weights") / f"{config.name}.pt")
     dev = pick_device(device)

@@ -1,0 +1,183 @@
+"""The results report: tables, the paper's numbers, quality bars, missing models and figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from paramops.evaluation import paper
+from paramops.evaluation.figures import BAND, GAP, LABEL_WIDTH
+from paramops.evaluation.report import ModelScores, quality_bars
+from paramops.operators.registry import operators
+
+ROOT = Path(__file__).resolve().parents[1]
+SIDE = 40  # test images are SIDE x SIDE, smaller than the figures' crop, so their cells are too
+
+
+def _save_model(path: Path, arch: str, ops: list[str], fixed: dict | None = None) -> None:
+    import torch
+
+    from paramops.models import ParamEncoding, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    encoding = ParamEncoding(tuple(ops))
+    net = build_model({"arch": arch, "width": 4, "param_dim": encoding.dim, "residual": True})
+    meta = {"steps": 20, "train_seconds": 1.5, "device": "cpu", "batch": 4, "fixed": fixed or {},
+            "data": {"folder": "train", "pairs": 40, "patch": 32}}
+    save_checkpoint(path, net, encoding, meta=meta)
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("report_script", ROOT / "scripts" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[str, Path]:
+    from skimage import data as samples
+
+    from paramops.io import write_image
+
+    root = tmp_path_factory.mktemp("report")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PARAMOPS_CACHE", str(root / "cache"))
+    weights, images, out = root / "weights", root / "val", root / "docs"
+    weights.mkdir()
+    images.mkdir()
+    _save_model(weights / "default.pt", "tunable", ["l0", "style", "sr", "denoise", "deblock"])
+    _save_model(weights / "decoupled-l0.pt", "decoupled", ["l0"])
+    # Three images, scored with --limit 2: the third must not count.
+    for name, image in (("a.png", samples.astronaut()), ("b.png", samples.coffee()), ("c.png", samples.chelsea())):
+        write_image(images / name, image[100 : 100 + SIDE, 120 : 120 + SIDE])
+    argv = ["--data", str(images), "--weights", str(weights), "--out", str(out), "--limit", "2", "--device", "cpu"]
+    try:
+        assert _load_script().main(argv) == 0
+    finally:
+        mp.undo()
+    return (out / "results.md").read_text(), out
+
+
+def _table_rows(text: str, heading: str) -> list[list[str]]:
+    """The body rows of the first markdown table after ``heading``."""
+    body = text.split(heading, 1)[1].split("\n|---", 1)[1].splitlines()[1:]
+    rows = []
+    for line in body:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_report_has_every_table_with_the_papers_numbers(report):
+    text, _ = report
+    for heading in ("## Quality bars", "## Training budget", "## Table I/II", "## Table III", "## Table IV",
+                    "## Table XIV", "## Restoration per level", "## Figures"):
+        assert heading in text
+    assert "the first 2 of its 3 images (`--limit 2`)" in text
+    # Paper numbers: Table I (L0 at 0.02), Table II (denoise at 25), Table III, VI, XIV.
+    assert "| 0.02 | 36.07 / 0.982 | 35.71 / 0.981 |" in text
+    assert "| 25 | 28.94 / 0.821 | 28.98 / 0.822 |" in text
+    l0 = next(r for r in _table_rows(text, "## Table III") if r[0] == "l0")
+    assert l0[6:11] == ["35.25", "32.67", "31.01", "29.54", "31.81"]
+    assert "26.66 (Table VI)" in text and "25.61 (Table VI)" in text
+    assert re.search(r"\| 0\.0025 \| yes \| 40\.19 \| 39\.33 \| \d+\.\d\d \| \d+\.\d\d \|", text)
+    assert "Machine:" in text and "cores usable" in text
+
+
+def test_missing_models_say_not_trained_yet(report):
+    text, _ = report
+    budget = {r[0]: r for r in _table_rows(text, "## Training budget")}
+    assert budget["decoupled-joint"][-1] == "not trained yet"
+    assert budget["default"][-1].startswith("20 steps x batch 4")
+    assert budget["default"][4].startswith("9000 steps")  # the planned budget, from configs/default.yaml
+    joint = {r[0]: r for r in _table_rows(text, "## Table III")}
+    assert joint["l0"][3] == "not trained yet" and joint["l0"][4] == "not trained yet"
+    assert joint["rtv"][2] == "-"  # default exists but does not cover rtv
+    single = {r[0]: r for r in _table_rows(text, "### Table I,")}
+    assert single["0.02"][3] == "not trained yet"
+
+
+def test_quality_bars_and_tables_agree(report):
+    text, _ = report
+    bars = {r[0]: r for r in _table_rows(text, "## Quality bars")}
+    assert set(bars) >= {f"{op}, mean over test values" for op in operators("filter")}
+    assert bars["rtv, mean over test values"][3] == "**FAIL** (model lacks rtv)"
+    l0 = bars["l0, mean over test values"]
+    assert l0[3] in ("pass", "**FAIL**")
+    # The bar is the mean of the default's five l0 values in Table I.
+    per_value = [float(r[5].split(" / ")[0]) for r in _table_rows(text, "### Table I,")]
+    assert len(per_value) == 5
+    assert float(l0[2]) == pytest.approx(np.mean(per_value), abs=0.01)
+    gain = bars["denoise sigma=25, gain over input"]
+    level = next(r for r in _table_rows(text, "## Restoration per level") if r[:2] == ["denoise", "sigma=25"])
+    assert gain[2] == level[4]
+    assert "### Falling short, and what would close it" in text
+
+
+def test_figures_are_written(report):
+    import imageio.v3 as iio
+
+    text, out = report
+    for op, columns in (("l0", 6), ("style", 2), ("denoise", 4)):
+        path = out / "figures" / f"{op}.png"
+        assert f"![{op}](figures/{op}.png)" in text
+        figure = iio.imread(path)
+        assert figure.shape == (BAND * 4 + 2 * SIDE, LABEL_WIDTH + columns * (GAP + SIDE), 3)
+        cell = figure[2 * BAND : 2 * BAND + SIDE, LABEL_WIDTH + GAP : LABEL_WIDTH + GAP + SIDE]
+        assert cell.std() > 5  # the input photo, not a blank
+    assert not (out / "figures" / "rtv.png").exists()  # default does not cover rtv
+
+
+def _fake_default(psnrs: dict[str, float], gains: dict[tuple[str, float], float]) -> ModelScores:
+    rows = {}
+    for op, value in psnrs.items():
+        rows[(op, 1.0)] = {"op": op, "param": "p", "value": 1.0, "psnr": value, "ssim": 0.9}
+    for (op, level), gain in gains.items():
+        rows[(op, level)] = {"op": op, "param": "p", "value": level, "psnr": 20 + gain, "ssim": 0.9,
+                             "input_psnr": 20.0, "input_ssim": 0.5}
+    model = SimpleNamespace(operators=tuple(psnrs) + tuple(op for op, _ in gains), meta={}, config={})
+    return ModelScores("default", "ok", model, rows)
+
+
+def test_quality_bars_pass_and_fail():
+    filters = {op: 32.0 for op in operators("filter")}
+    filters.update(l0=27.9, style=25.5, pencil=24.9)
+    bars = {b.label: b for b in quality_bars(_fake_default(filters, {("denoise", 25.0): 8.2, ("sr", 2.0): 1.4}))}
+    assert bars["l0, mean over test values"].status == "**FAIL**"
+    assert bars["wls, mean over test values"].status == "pass"
+    assert bars["style, mean over test values"].status == "pass"  # its bar is 25 dB, not 28
+    assert bars["pencil, mean over test values"].status == "**FAIL**"
+    mean = bars["mean over all filters"]
+    assert mean.ours == pytest.approx(np.mean(list(filters.values()))) and mean.status == "pass"
+    assert bars["denoise sigma=25, gain over input"].status == "pass"
+    assert bars["sr scale=2, gain over input"].status == "**FAIL**"
+    assert bars["deblock quality=10, gain over input"].status.startswith("**FAIL** (model lacks")
+    missing = quality_bars(ModelScores("default", "not trained yet"))
+    assert {b.status for b in missing} == {"not trained yet"}
+
+
+def test_paper_tables_match_their_printed_averages():
+    # The flattened text lost column labels; each mapping is checked against the paper's own averages.
+    for row, average in paper.JOINT_AVERAGE_PSNR.items():
+        assert np.mean(list(paper.JOINT_PSNR[row].values())) == pytest.approx(average, abs=0.015)
+    for row, average in paper.TUNED_LAYER_AVERAGE_PSNR.items():
+        assert np.mean(list(paper.TUNED_LAYER_PSNR[row].values())) == pytest.approx(average, abs=0.015)
+    assert np.mean(list(paper.TUNABLE_PSNR.values())) == pytest.approx(paper.TUNABLE_AVERAGE_PSNR, abs=0.015)
+    for op, table in paper.SINGLE_VS_NUMEROUS.items():
+        numerous = np.mean([entry.numerous_psnr for entry in table.values()])
+        assert numerous == pytest.approx(paper.JOINT_PSNR["1"][op], abs=0.015)
+    for scores in paper.RTV_DIMS.values():
+        assert np.mean(scores[:-1]) == pytest.approx(scores[-1], abs=0.015)
+    assert np.mean(paper.UNSEEN_SINGLE_PSNR) == pytest.approx(paper.UNSEEN_AVERAGE_PSNR["single"], abs=0.015)
+    assert np.mean(paper.UNSEEN_FIXED_PSNR) == pytest.approx(paper.UNSEEN_AVERAGE_PSNR["various (fixed)"], abs=0.015)
+    # Table XIV repeats Table I's single-value scores at the values it trained on.
+    for value, single in zip(paper.UNSEEN_LAMS, paper.UNSEEN_SINGLE_PSNR):
+        if value not in paper.UNSEEN_HELD_OUT:
+            assert paper.lookup(paper.SINGLE_VS_NUMEROUS["l0"], value).single_psnr == single
