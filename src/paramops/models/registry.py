@@ -1,0 +1,131 @@
+"""Build networks from plain, JSON-serialisable config dicts (timm style).
+
+``build_model({"arch": "tunable", "width": 32, "param_dim": 2})`` fills in the
+defaults, validates every key, and returns the network with the complete
+config in ``net.config``, which checkpoints store so the same network can be
+rebuilt. ``model_config(name, **overrides)`` gives the named presets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from paramops.models.base import PAPER_DILATIONS, build_program, norms_of
+from paramops.models.predictor import FC_KINDS
+
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+ARCHS = ("decoupled", "tunable", "paramchannel")
+BLOCKS = ("standard", "separable")
+
+# Options every architecture has, with the paper's values.
+COMMON = {
+    "width": 64,
+    "dilations": list(PAPER_DILATIONS),
+    "param_dim": 1,
+    "residual": False,
+    "blocks": "standard",
+    "expand": 2,
+    "last_width": None,  # None: same as width
+}
+ARCH_OPTIONS = {
+    "decoupled": {"fc": "fc1", "fc_hidden": 4},
+    "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in"},  # see paramops.models.tunable
+    "paramchannel": {},
+}
+# The paper's real-time configuration (section 5 and the public code's
+# train_10_operator_model_realtime.py): 128 channels, depthwise-separable
+# residual blocks (1x1 expand to 256, 3x3 depthwise, 1x1 project), conv19 to
+# 64 channels whose norm's scale and shift come from two param_dim -> 16 -> 64
+# ReLU MLPs, and a residual output.
+ARCH_PRESETS = {
+    "realtime": {
+        "width": 128,
+        "blocks": "separable",
+        "expand": 2,
+        "last_width": 64,
+        "fc": "fc2R",
+        "fc_hidden": 16,
+        "residual": True,
+        "tuned": "norm",
+    }
+}
+PRESET_ARCH = {"realtime": "tunable"}
+
+NAMED = {
+    "decoupled": {"arch": "decoupled"},
+    "decoupled-fc2": {"arch": "decoupled", "fc": "fc2"},
+    "decoupled-fc2R": {"arch": "decoupled", "fc": "fc2R"},
+    "tunable": {"arch": "tunable"},
+    "tunable-norm": {"arch": "tunable", "tuned": "norm"},
+    "tunable-conv": {"arch": "tunable", "tuned": "conv"},
+    "tunable-realtime": {"arch": "tunable", "preset": "realtime"},
+    "paramchannel": {"arch": "paramchannel"},
+}
+
+
+def resolve_config(config: Mapping) -> dict:
+    """Validate ``config`` and fill in every default; raise ``ValueError`` naming what is wrong."""
+    arch = config.get("arch")
+    if arch not in ARCHS:
+        raise ValueError(f"config needs 'arch', one of {', '.join(ARCHS)}; got {arch!r}")
+    allowed = {"arch", "preset", *COMMON, *ARCH_OPTIONS[arch]}
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for arch {arch!r}; allowed: {', '.join(sorted(allowed))}")
+    preset = config.get("preset")
+    if preset is not None and PRESET_ARCH.get(preset) != arch:
+        choices = ", ".join(f"{name} (arch {a})" for name, a in PRESET_ARCH.items())
+        raise ValueError(f"unknown preset {preset!r} for arch {arch!r}; presets: {choices}")
+    out = {**COMMON, **ARCH_OPTIONS[arch], **ARCH_PRESETS.get(preset, {}), **config}
+    for key in ("width", "param_dim", "expand") + (("fc_hidden",) if "fc_hidden" in out else ()):
+        _positive_int(out, key)
+    out["last_width"] = out["width"] if out["last_width"] is None else _positive_int(out, "last_width")
+    dilations = out["dilations"]
+    if not isinstance(dilations, (list, tuple)) or not all(isinstance(d, int) and d >= 1 for d in dilations):
+        raise ValueError(f"dilations must be a list of positive integers, got {dilations!r}")
+    out["dilations"] = list(dilations)
+    if not isinstance(out["residual"], bool):
+        raise ValueError(f"residual must be true or false, got {out['residual']!r}")
+    if out["blocks"] not in BLOCKS:
+        raise ValueError(f"blocks must be one of {', '.join(BLOCKS)}, got {out['blocks']!r}")
+    if "fc" in out and out["fc"] not in FC_KINDS:
+        raise ValueError(f"fc must be one of {', '.join(FC_KINDS)}, got {out['fc']!r}")
+    if arch == "tunable" and out["tuned"] == "norm":  # the last norm, named explicitly
+        ops = build_program(width=1, dilations=out["dilations"], blocks=out["blocks"], expand=1, last_width=1)
+        out["tuned"] = norms_of(ops)[-1].name
+    return out
+
+
+def _positive_int(config: dict, key: str) -> int:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def build_model(config: Mapping) -> nn.Module:
+    """Build a network from a config dict; ``net.config`` holds the complete config.
+
+    Keys: ``arch`` ("decoupled", "tunable", "paramchannel"), ``param_dim``,
+    ``width``, ``dilations``, ``residual``, ``blocks`` ("standard",
+    "separable"), ``expand``, ``last_width``; for "decoupled" and "tunable"
+    also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
+    ``tuned`` (see :mod:`paramops.models.tunable`) and ``preset`` ("realtime").
+    """
+    from paramops.models.decoupled import DecoupledNet
+    from paramops.models.paramchannel import ParamChannelNet
+    from paramops.models.tunable import TunableNet
+
+    resolved = resolve_config(config)
+    cls = {"decoupled": DecoupledNet, "tunable": TunableNet, "paramchannel": ParamChannelNet}[resolved["arch"]]
+    return cls(resolved)
+
+
+def model_config(name: str, **overrides) -> dict:
+    """The complete config of a named preset, e.g. ``model_config("tunable-realtime", param_dim=2)``."""
+    if name not in NAMED:
+        raise ValueError(f"unknown model preset {name!r}; presets: {', '.join(NAMED)}")
+    return resolve_config({**NAMED[name], **overrides})

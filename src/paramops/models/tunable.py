@@ -1,0 +1,380 @@
+"""``TunableNet``: the cheap parameter-tuning network (paper sections 3.3, 5 and 6.3.2).
+
+B's weights are ordinary learned weights except at one place, the *tuned*
+layer, whose weights the weight-learning network predicts from the parameter
+vector. Everything before the tuned layer is the :meth:`TunableNet.trunk`, run
+once per image; the tuned layer and everything after it is the
+:meth:`TunableNet.head`, re-run when a parameter moves.
+
+``tuned`` (configuration):
+
+* ``"normK"`` -- instance norm K's scale and shift (the paper's ablation uses
+  K = 1, 7, 14, 19);
+* ``"conv"`` -- all weights of the last hidden conv (conv19 at the defaults);
+* ``"conv_in"`` / ``"conv_out"`` -- one input-channel slice ``W[:, 0]`` or one
+  output-channel slice ``W[0]`` of them (the paper's "conv channel1/2");
+* ``"norms"`` / ``"convs"`` -- every norm / every conv.
+
+Default: ``"conv_in"``, the cheapest of the paper's good positions. Its
+Table XII (ten filters trained jointly, average PSNR / SSIM):
+
+=====================  ============  ====================================
+tuned (paper's name)   quality       head work per pixel, width 64
+=====================  ============  ====================================
+norm19 (its default)   28.67 / .889  affine + ReLU + conv20 (1.7k MAC)
+conv_in (channel1)     30.03 / .916  + a 1->64 3x3 conv (0.6k MAC), an add
+conv (conv19)          30.85 / .932  + a 64->64 3x3 conv (37k MAC)
+conv_out (channel2)    24.96 / .778  + a 64->1 3x3 conv (0.6k MAC)
+=====================  ============  ====================================
+
+``conv_in`` gains 1.4 dB over the paper's own default for about 1.6x its
+head time (1 MP, 2 CPU threads: 0.41 s against 0.25 s; the trunk takes 5.4 s);
+``conv`` gains 0.8 dB more but takes 0.8 s, and as the statistics of the norm
+after it change with the parameters, every window first needs a full-image
+conv19 pass. Those statistics change for ``conv_in`` too, but follow exactly
+from small whole-image moments the trunk stores (the learned 63 input
+channels' output and the covariances of the tuned channel's 3x3 patches), so
+a window renders exactly, in proportion to its area, from a 2-pixel margin.
+``"norm19"`` (or ``"norm"``, the last norm) remains the paper's choice and the
+real-time preset's.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from paramops.models.base import (
+    ADD,
+    PUSH,
+    BaseNet,
+    Conv,
+    Norm,
+    check_images,
+    check_params,
+    convs_of,
+    init_std,
+    norms_of,
+    receptive_radius,
+    run_ops,
+    scales_of,
+)
+from paramops.models.features import TrunkFeatures
+from paramops.models.layers import (
+    Stats,
+    apply_norm,
+    conv,
+    input_slice_moments,
+    input_slice_stats,
+    instance_stats,
+    network_input,
+    pad_even,
+)
+from paramops.models.predictor import Target, WeightPredictor, conv_target, norm_targets
+from paramops.models.tiling import even_up, inner, paste, tile_windows
+
+CONV_MODES = ("conv", "conv_in", "conv_out")
+TUNED_CHOICES = ("norm", "normK", *CONV_MODES, "norms", "convs")
+
+
+class TunableNet(BaseNet):
+    """B with one parameter-dependent place. Build with ``arch="tunable"``.
+
+    ``forward(x, p)`` runs the whole network with the predicted weights put in
+    place; ``head(trunk(x), p)`` computes the same thing in two parts.
+    """
+
+    def __init__(self, config: dict) -> None:
+        super().__init__(config)
+        self.tuned = config["tuned"]
+        convs, norms = convs_of(self.ops), norms_of(self.ops)
+        norm_names = [n.name for n in norms]
+        self.tuning_conv = convs[-2]  # conv19: the last hidden conv
+        if re.fullmatch(r"norm\d+", self.tuned):
+            if self.tuned not in norm_names:
+                raise ValueError(f"tuned={self.tuned!r}: this network has norm1 to {norm_names[-1]}")
+            split, tuned_norms, tuned_convs = self.ops.index(norms[norm_names.index(self.tuned)]), [self.tuned], []
+        elif self.tuned in CONV_MODES:
+            if min(self.tuning_conv.cin, self.tuning_conv.cout) < 2:
+                raise ValueError(f"tuned={self.tuned!r} needs at least 2 channels in and out of {self.tuning_conv.name}")
+            split, tuned_norms, tuned_convs = self.ops.index(self.tuning_conv), [], [self.tuning_conv]
+        elif self.tuned == "norms":
+            split, tuned_norms, tuned_convs = self.ops.index(norms[0]), norm_names, []
+        elif self.tuned == "convs":
+            split, tuned_norms, tuned_convs = 0, [], convs
+        else:
+            raise ValueError(f"unknown tuned layer {self.tuned!r}; use one of {', '.join(TUNED_CHOICES)}")
+        self.split = split
+        self.last_norm = max(i for i, op in enumerate(self.ops) if isinstance(op, Norm))
+
+        targets: dict[str, Target] = {}
+        for spec in tuned_convs:
+            targets[spec.name] = conv_target(self._predicted_shape(spec), init_std(spec, spec is self.output_conv))
+        for norm in norms:
+            if norm.name in tuned_norms:
+                targets.update(norm_targets(norm.name, norm.channels))
+        self.predictor = WeightPredictor(self.param_dim, targets, kind=config["fc"], hidden=config["fc_hidden"])
+
+        predicted = {spec.name for spec in tuned_convs if self.tuned in ("conv", "convs")}
+        self.convs = self.learned_convs([s.name for s in convs if s.name not in predicted])
+        if self.tuned in ("conv_in", "conv_out"):
+            # Keep only the learned part of the tuned conv; the predicted slice is index 0.
+            name = self.tuning_conv.name
+            full = self.convs[name].detach()
+            self.convs[name] = torch.nn.Parameter((full[:, 1:] if self.tuned == "conv_in" else full[1:]).clone())
+        learned = [n for n in norm_names if n not in tuned_norms]
+        self.norm_scale, self.norm_shift = self.learned_norms(learned)
+
+    @property
+    def windowed_head(self) -> bool:
+        """True when ``head(..., region=w)`` costs in proportion to the window, not the image.
+
+        That holds for ``conv_in`` and a tuned last norm, whose head statistics
+        come from the trunk; other positions first run their
+        parameter-dependent layers over the whole image.
+        """
+        return self.split == self.last_norm or self.tuned == "conv_in"
+
+    @property
+    def head_margin(self) -> int:
+        """Pixels of context around a window that ``head(..., region=...)`` reads from the features.
+
+        2 for ``conv_in`` (conv19 and conv20, both 3x3), 1 for a tuned last
+        norm (conv20); for other positions, the 1 pixel of conv20 after a
+        full-image pass up to the last norm.
+        """
+        first = self.split if self.windowed_head else self.last_norm
+        return receptive_radius(self.ops[first:])
+
+    def _predicted_shape(self, spec: Conv) -> tuple[int, ...]:
+        shape = spec.weight_shape
+        if spec is self.tuning_conv and self.tuned == "conv_in":
+            return (shape[0], 1, *shape[2:])
+        if spec is self.tuning_conv and self.tuned == "conv_out":
+            return (1, *shape[1:])
+        return shape
+
+    def _affines(self, predicted: dict[str, torch.Tensor] | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        affines = {name: (self.norm_scale[name], self.norm_shift[name]) for name in self.norm_scale}
+        for name in predicted or {}:
+            if name.endswith(".scale"):
+                norm = name[: -len(".scale")]
+                affines[norm] = (predicted[name], predicted[f"{norm}.shift"])
+        return affines
+
+    def _weights(self, predicted: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Learned and predicted conv weights; a predicted slice stays a slice."""
+        weights = dict(self.convs)
+        weights.update({name: w for name, w in predicted.items() if "." not in name})
+        return weights
+
+    def _assembled(self, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Put a predicted ``conv_in`` / ``conv_out`` slice into the full per-sample weight."""
+        if self.tuned not in ("conv_in", "conv_out"):
+            return weights
+        name = self.tuning_conv.name
+        part = weights[name]
+        learned = self.convs[name].expand(part.shape[0], *self.convs[name].shape)
+        return {**weights, name: torch.cat([part, learned], dim=2 if self.tuned == "conv_in" else 1)}
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1], (N or 1, param_dim) -> (N, 3, H, W), in one pass."""
+        h = self.prepare(x, p)
+        predicted = self.predictor(p)
+        h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
+        return self.finish(h, x, x.shape[-2:])
+
+    # -- trunk ---------------------------------------------------------------------------------
+
+    def trunk(self, x: torch.Tensor, norm_stats: dict[str, Stats] | None = None) -> TrunkFeatures:
+        """Everything that does not depend on the parameters.
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, 3, H, W)
+            Images in [0, 1].
+        norm_stats : dict of str to (mean, var), optional
+            Instance-norm statistics to use instead of computing them, by norm
+            name (see :meth:`trunk_statistics`); for tiled or approximate runs.
+        """
+        check_images(x)
+        return self._complete(self._trunk_part(pad_even(network_input(x)), norm_stats), x)
+
+    def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
+        """Add what needs the whole image: its size, the image itself (residual), ``conv_in`` moments."""
+        features.size = tuple(x.shape[-2:])
+        features.image = x if self.residual else None
+        if self.tuned == "conv_in":
+            features.moments = input_slice_moments(features.h, features.fixed, self.tuning_conv)
+        return features
+
+    def _trunk_part(
+        self, inp: torch.Tensor, norm_stats: dict[str, Stats] | None, record: dict[str, Stats] | None = None
+    ) -> TrunkFeatures:
+        h, skips = run_ops(self.ops[: self.split], inp, (), self.convs, self._affines(None), norm_stats=norm_stats,
+                           record=record)
+        op = self.ops[self.split]
+        stats, fixed = {}, None
+        if isinstance(op, Norm):
+            given = norm_stats.get(op.name) if norm_stats else None
+            stats[op.name] = instance_stats(h) if given is None else given
+            if record is not None:
+                record[op.name] = stats[op.name]
+        elif self.tuned == "conv_in":
+            h, fixed = h[:, :1], conv(h[:, 1:], self.convs[op.name], op)
+        elif self.tuned == "conv_out":
+            fixed = conv(h, self.convs[op.name], op)
+        return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed)
+
+    def trunk_statistics(self, x: torch.Tensor, tile: int | None = None) -> dict[str, Stats]:
+        """Whole-image statistics of every instance norm the trunk uses (the tuned one included).
+
+        ``tile=None``: one untiled pass. With ``tile``, memory stays bounded by
+        the tile size: norm ``j``'s statistics are accumulated over tiles run
+        up to norm ``j`` with the statistics of norms before it, which re-runs
+        the early layers once per norm (about ``n_norms / 2`` trunk passes).
+        """
+        check_images(x)
+        inp = pad_even(network_input(x))
+        if tile is None:
+            record: dict[str, Stats] = {}
+            self._trunk_part(inp, None, record)
+            return record
+        stats: dict[str, Stats] = {}
+        end = self.split + 1 if isinstance(self.ops[self.split], Norm) else self.split
+        scales, halo = scales_of(self.ops), self._trunk_halo()
+        for index in range(end):
+            op = self.ops[index]
+            if not isinstance(op, Norm):
+                continue
+            total = sq = 0.0
+            count = 0
+            for window, crop in tile_windows(*inp.shape[-2:], tile, halo):
+                h, _ = run_ops(self.ops[:index], inp[..., crop[0] : crop[1], crop[2] : crop[3]], (), self.convs,
+                               self._affines(None), norm_stats=stats)
+                part = inner(h, window, crop, scales[index]).double()
+                total = total + part.sum((2, 3))
+                sq = sq + (part * part).sum((2, 3))
+                count += part.shape[2] * part.shape[3]
+            mean = total / count
+            stats[op.name] = (mean.to(inp.dtype), (sq / count - mean * mean).clamp_min(0).to(inp.dtype))
+        return stats
+
+    def _trunk_halo(self) -> int:
+        return even_up(receptive_radius(self.ops[: self.split + 1]))
+
+    def trunk_tiled(self, x: torch.Tensor, tile: int = 512, norm_stats: dict[str, Stats] | None = None) -> TrunkFeatures:
+        """:meth:`trunk` computed tile by tile, equal to it up to float rounding.
+
+        Each tile is run with a halo as wide as the trunk's receptive field and
+        with whole-image instance-norm statistics: ``norm_stats`` if given (for
+        example from :meth:`trunk_statistics` of a downscaled copy, for speed),
+        else exact ones from ``trunk_statistics(x, tile)``. Peak memory is that
+        of one tile plus its halo, plus the output features.
+        """
+        check_images(x)
+        if norm_stats is None:
+            norm_stats = self.trunk_statistics(x, tile)
+        inp = pad_even(network_input(x))
+        scales = self._feature_scales()
+        result: TrunkFeatures | None = None
+        for window, crop in tile_windows(*inp.shape[-2:], tile, self._trunk_halo()):
+            part = self._trunk_part(inp[..., crop[0] : crop[1], crop[2] : crop[3]], norm_stats)
+            if result is None:
+                result = part.with_spatial(
+                    [t.new_empty(*t.shape[:2], inp.shape[-2] // s, inp.shape[-1] // s)
+                     for t, s in zip(part.spatial(), scales)]
+                )
+            for out, t, s in zip(result.spatial(), part.spatial(), scales):
+                paste(out, inner(t, window, crop, s), window, s)
+        return self._complete(result, x)
+
+    def _feature_scales(self) -> list[int]:
+        """Downsampling factor of each tensor in ``TrunkFeatures.spatial()``."""
+        scales = scales_of(self.ops)
+        blocks: list[int] = []
+        for op, s in zip(self.ops[: self.split], scales):
+            if op is PUSH:
+                blocks.append(s)
+            elif op is ADD:
+                blocks.pop()
+        fixed = [scales[self.split]] if self.tuned in ("conv_in", "conv_out") else []
+        return [scales[self.split], *blocks, *fixed]
+
+    # -- head ----------------------------------------------------------------------------------
+
+    def head(
+        self, features: TrunkFeatures, p: torch.Tensor, region: tuple[int, int, int, int] | None = None
+    ) -> torch.Tensor:
+        """The parameter-dependent rest of the network.
+
+        Parameters
+        ----------
+        features : TrunkFeatures
+            From :meth:`trunk` (or :meth:`trunk_tiled`), batch N.
+        p : Tensor, shape (N, param_dim) or (1, param_dim)
+            One parameter vector per image, or one for all. Batch-1 features
+            with M vectors render the image M ways.
+        region : (y0, y1, x0, x1), optional
+            Render only this window of the output (pixel coordinates of the
+            image, ends exclusive); the result equals the same window of the
+            full render. Needs ``head_margin`` pixels of context on each side,
+            which it takes from ``features``; cheap when ``windowed_head``.
+
+        Returns
+        -------
+        Tensor, shape (N, 3, H, W) or (N, 3, y1 - y0, x1 - x0)
+        """
+        if features.batch == 1 and p.dim() == 2 and p.shape[0] > 1:
+            features = features.expand(p.shape[0])
+        check_params(p, self.param_dim, features.batch)
+        predicted = self.predictor(p)
+        weights, affines = self._weights(predicted), self._affines(predicted)
+        known = {}
+        if self.tuned == "conv_in":
+            known[self.ops[self.last_norm].name] = input_slice_stats(features.moments, weights[self.tuning_conv.name])
+        if region is None:
+            h, skips = self._tuned_layer(features, weights, affines)
+            h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
+            return self.finish(h, features.image, features.size)
+
+        y0, y1, x0, x1 = _check_region(region, features.size)
+        m = self.head_margin
+        if self.windowed_head:
+            height, width = features.h.shape[-2:]
+            cy0, cy1, cx0, cx1 = max(0, y0 - m), min(height, y1 + m), max(0, x0 - m), min(width, x1 + m)
+            part = features.with_spatial([t[..., cy0:cy1, cx0:cx1] for t in features.spatial()])
+            h, skips = self._tuned_layer(part, weights, affines)
+            h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
+        else:
+            h, skips = self._tuned_layer(features, weights, affines)
+            pre, _ = run_ops(self.ops[self.split + 1 : self.last_norm], h, skips, weights, affines)
+            height, width = pre.shape[-2:]
+            cy0, cy1, cx0, cx1 = max(0, y0 - m), min(height, y1 + m), max(0, x0 - m), min(width, x1 + m)
+            known = {self.ops[self.last_norm].name: instance_stats(pre)}
+            h, _ = run_ops(self.ops[self.last_norm :], pre[..., cy0:cy1, cx0:cx1], (), weights, affines,
+                           norm_stats=known)
+        h = h[..., y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+        image = None if features.image is None else features.image[..., y0:y1, x0:x1]
+        return self.finish(h, image, (y1 - y0, x1 - x0))
+
+    def _tuned_layer(self, features: TrunkFeatures, weights, affines) -> tuple[torch.Tensor, tuple]:
+        op = self.ops[self.split]
+        if isinstance(op, Norm):
+            h = apply_norm(features.h, features.stats[op.name], *affines[op.name])
+        elif self.tuned == "conv_in":
+            h = conv(features.h, weights[op.name], op).add_(features.fixed)  # in place: one image-sized buffer less
+        elif self.tuned == "conv_out":
+            h = torch.cat([conv(features.h, weights[op.name], op), features.fixed], dim=1)
+        else:
+            h = conv(features.h, weights[op.name], op)
+        return h, features.skips
+
+
+def _check_region(region, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    y0, y1, x0, x1 = (int(v) for v in region)
+    if not (0 <= y0 < y1 <= size[0] and 0 <= x0 < x1 <= size[1]):
+        raise ValueError(f"region {region} is not a non-empty window of the {size[0]}x{size[1]} image")
+    return y0, y1, x0, x1
+
