@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,9 @@ def train(
         net.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
+        # The config's schedule wins over the saved one, so a run can be
+        # shortened or lengthened between sittings without starting again.
+        schedule.milestones = Counter(tc.milestones)
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         step, seconds = state["step"], state["seconds"]
