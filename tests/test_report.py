@@ -14,6 +14,7 @@ from paramops.evaluation import paper
 from paramops.evaluation.figures import BAND, GAP, LABEL_WIDTH
 from paramops.evaluation.report import ModelScores, quality_bars
 from paramops.operators.registry import operators
+from paramops.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDE = 40  # test images are SIDE x SIDE, smaller than the figures' crop, so their cells are too
@@ -96,7 +97,8 @@ def test_missing_models_say_not_trained_yet(report):
     budget = {r[0]: r for r in _table_rows(text, "## Training budget")}
     assert budget["decoupled-joint"][-1] == "not trained yet"
     assert budget["default"][-1].startswith("20 steps x batch 4")
-    assert budget["default"][4].startswith("9000 steps")  # the planned budget, from configs/default.yaml
+    planned = load_config(Path(__file__).parents[1] / "configs" / "default.yaml").train.steps
+    assert budget["default"][4].startswith(f"{planned} steps")  # the planned budget, from the config
     joint = {r[0]: r for r in _table_rows(text, "## Table III")}
     assert joint["l0"][3] == "not trained yet" and joint["l0"][4] == "not trained yet"
     assert joint["rtv"][2] == "-"  # default exists but does not cover rtv
