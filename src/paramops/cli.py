@@ -259,18 +259,18 @@ def run_train(args: argparse.Namespace) -> int:
 )
 def run_apply(args: argparse.Namespace) -> int:
     from paramops import io
-    from paramops.models.checkpoint import load_model
+    from paramops.service import ModelService
 
     spec = get_operator(args.op)
     params = _params_dict(args.param)
     spec.resolve(params)
     if _same_file(args.input, args.output):
         raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
-    model = load_model(args.model)
+    service = ModelService(args.model)  # tiles images too large for a whole-image pass
     image = io.read_image(args.input)
     io.check_writable(args.output, image)
     with busy(f"{spec.name} ({args.model}) on {args.input.name}"):
-        result = model.apply(image, spec.name, **params)
+        result = service.apply(image, spec.name, **params)
     io.write_image(args.output, result)
     return 0
 
@@ -293,4 +293,40 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"no --data given and the default validation folder {data} is missing")
     scores = evaluate(load_model(args.model), data, ops=args.ops, progress=sys.stderr.isatty())
     print(as_json(scores) if args.json else format_table(summarise(scores)))
+    return 0
+
+
+@subcommand(
+    "bench",
+    "time the model service: trunk, head (a parameter change) and a window render against the whole network",
+    argument("--model", default="default", help="shipped model name or checkpoint path; without shipped weights, "
+             "an untrained network of the default architecture (timing does not depend on weights)"),
+    argument("--size", type=int, nargs=2, default=(1024, 1024), metavar=("H", "W"),
+             help="image size (default 1024 1024)"),
+    argument("--region", type=int, nargs=2, default=(1080, 1920), metavar=("H", "W"),
+             help="window rendered from a larger, tile-prepared image (default 1080 1920)"),
+    argument("--repeat", type=int, default=5, help="runs per median (default 5)"),
+    argument("--device", help="cuda, cpu, ...; default CUDA where present"),
+    argument("--json", action="store_true", help="print JSON"),
+)
+def run_bench(args: argparse.Namespace) -> int:
+    from paramops.service import bench
+
+    if args.repeat < 1 or min(*args.size, *args.region) < 2:
+        raise UsageError("--repeat must be at least 1 and sizes at least 2 pixels")
+
+    def log(message: str) -> None:
+        if sys.stderr.isatty():
+            print(f"paramops bench: {message}", file=sys.stderr)
+
+    result = bench.run(args.model, device=args.device, size=tuple(args.size), region=tuple(args.region),
+                       region_image=(args.region[0] + 200, args.region[1] + 128), repeat=args.repeat, log=log)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"model {result['model']} ({result['weights']}) on {result['device']}, {result['threads']} threads")
+    print(f"image {result['size'][0]}x{result['size'][1]}: whole network {result['forward_ms']:.0f} ms, "
+          f"trunk {result['trunk_ms']:.0f} ms, head {result['head_ms']:.1f} ms ({result['speedup']:.0f}x faster)")
+    print(f"{result['region'][0]}x{result['region'][1]} window of a {result['region_image'][0]}x"
+          f"{result['region_image'][1]} tiled image: {result['region_ms']:.1f} ms")
     return 0

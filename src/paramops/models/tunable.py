@@ -210,10 +210,17 @@ class TunableNet(BaseNet):
         return features
 
     def _trunk_part(
-        self, inp: torch.Tensor, norm_stats: dict[str, Stats] | None, record: dict[str, Stats] | None = None
+        self,
+        inp: torch.Tensor,
+        norm_stats: dict[str, Stats] | None,
+        record: dict[str, Stats] | None = None,
+        *,
+        start: int = 0,
+        skips: tuple[torch.Tensor, ...] = (),
     ) -> TrunkFeatures:
-        h, skips = run_ops(self.ops[: self.split], inp, (), self.convs, self._affines(None), norm_stats=norm_stats,
-                           record=record)
+        """The trunk from op ``start`` (whose input is ``inp``, with the open residual inputs ``skips``)."""
+        h, skips = run_ops(self.ops[start : self.split], inp, skips, self.convs, self._affines(None),
+                           norm_stats=norm_stats, record=record)
         op = self.ops[self.split]
         stats, fixed = {}, None
         if isinstance(op, Norm):

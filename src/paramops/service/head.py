@@ -1,0 +1,270 @@
+"""The head: what re-runs when a parameter moves.
+
+:class:`BandHead` is the fast path for the shipped kind of model, a
+``conv_in`` TunableNet ending ``conv19 -> norm19 -> ReLU -> conv20``. Per
+parameter vector it folds everything that does not vary over the image into
+two small matrices. norm19's statistics come from the trunk's moments (exact,
+see :func:`~paramops.models.layers.input_slice_stats`), giving its scale
+``a`` and shift ``b`` per channel, and ``relu(a * z + b) = |a| * relu(s * z +
+s * b / a)`` where ``s``, the sign of ``a``, is the sign of norm19's learned
+scale, the same for all parameters. So ``fixed`` is stored multiplied by
+``s`` once, ``|a|`` goes into conv20's weights, and per row band, so every
+intermediate stays in the CPU's caches::
+
+    z   = s*fixed + [s*w | s*b/a] @ [patches(h); 1]  # conv19 + norm19: a copy, one GEMM
+    z   = relu(z)
+    m   = (W20 * |a|) @ z                            # conv20's 9 taps, one GEMM
+    out = sum of the 9 shifted taps of m + image     # (or + 0.5, non-residual)
+
+``fixed`` (conv19's learned part) is read once from memory, nothing of the
+image's size is allocated, and the result goes straight into the caller's
+dtype. On the CPU the bands are spread over a pool of threads that each run
+torch single-threaded: no synchronisation inside the small per-band
+operations, which matters on a busy machine.
+
+A window renders from the features around it alone (a margin of 2 pixels),
+and every output pixel is computed by the same arithmetic whatever the
+window or band it falls in (the GEMMs' per-column results do not depend on
+the number of columns), so a region equals the same window of the full
+render bit for bit on the CPU.
+
+:class:`GenericHead` covers every other TunableNet through
+:meth:`TunableNet.head`, window by window; it agrees with the fast path to
+float rounding, and for positions whose head is not windowed (see
+:attr:`TunableNet.windowed_head`) each window costs a full-image pass.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from paramops.models.base import RELU, Conv, Norm
+from paramops.models.features import TrunkFeatures
+from paramops.models.layers import NORM_EPS, input_slice_stats
+from paramops.models.tunable import TunableNet
+
+Window = tuple[int, int, int, int]
+# sink(values (3, rows, cols) in working units, window of the output they cover)
+Sink = Callable[[torch.Tensor, Window], None]
+
+# Pixels per band, measured best on the 2-core Xeon here: smaller bands pay more
+# per-op overhead, larger ones fall out of cache (their intermediates take about
+# 0.3 kB a pixel at width 32). On a GPU, bands only bound memory.
+CPU_BAND_PIXELS = 32 * 1024
+GPU_BAND_PIXELS = 4 * 1024 * 1024
+# Pixels per tile of the generic head.
+GENERIC_TILE_PIXELS = 1024 * 1024
+
+
+def make_head(net: torch.nn.Module, device: torch.device):
+    if not isinstance(net, TunableNet):
+        return ForwardHead(net)
+    return BandHead(net, device) if BandHead.supports(net) else GenericHead(net)
+
+
+class ForwardHead:
+    """Networks without a trunk/head split: the whole forward pass, features being the input image."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        self.net = net
+
+    def adapt(self, features: TrunkFeatures) -> TrunkFeatures:
+        return features
+
+    def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:
+        y0, y1, x0, x1 = window
+        sink(self.net(features.h, p)[0, :, y0:y1, x0:x1], window)
+
+
+class GenericHead:
+    """Any TunableNet: :meth:`TunableNet.head` on windows of at most about a megapixel."""
+
+    def __init__(self, net: TunableNet) -> None:
+        self.net = net
+
+    def adapt(self, features: TrunkFeatures) -> TrunkFeatures:
+        return features
+
+    def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:
+        y0, y1, x0, x1 = window
+        if not self.net.windowed_head:
+            full = (0, 0, *features.size) == (y0, x0, y1, x1)
+            sink(self.net.head(features, p, region=None if full else window)[0], window)
+            return
+        rows = max(1, GENERIC_TILE_PIXELS // (x1 - x0))
+        for r0 in range(y0, y1, rows):
+            part = (r0, min(y1, r0 + rows), x0, x1)
+            sink(self.net.head(features, p, region=part)[0], part)
+
+
+class BandHead:
+    """The ``conv_in`` head in row bands (see the module docstring)."""
+
+    @staticmethod
+    def supports(net: TunableNet) -> bool:
+        tail = net.ops[net.split :]
+        if net.tuned != "conv_in" or len(tail) != 4:
+            return False
+        first, norm, relu, last = tail
+        plain = all(
+            isinstance(c, Conv) and c.stride == 1 and c.dilation == 1 and c.groups == 1 and not c.transposed
+            and c.k % 2 == 1 for c in (first, last)
+        )
+        return plain and isinstance(norm, Norm) and relu is RELU and last is net.output_conv
+
+    def __init__(self, net: TunableNet, device: torch.device) -> None:
+        self.net = net
+        self.device = device
+        self.first, norm, _, self.last = net.ops[net.split :]
+        self.norm_scale = net.norm_scale[norm.name].detach()
+        self.norm_shift = net.norm_shift[norm.name].detach()
+        # relu(a * z + b) = |a| * relu(s * z + s * b / a) with s = sign(a) = sign(norm scale), which
+        # does not depend on the parameters: fixed is stored times s (adapt), |a| goes into conv20.
+        # A zero norm scale makes its channel the constant relu(b): s = 0 there, and no |a|.
+        self.sign = torch.sign(self.norm_scale)
+        weight = net.convs[self.last.name].detach()  # (3, C, k, k)
+        k = self.last.k
+        # Rows ordered (ky, kx, output channel): one GEMM gives every tap of every output channel.
+        self.taps = weight.permute(2, 3, 0, 1).reshape(k * k * weight.shape[0], weight.shape[1]).contiguous()
+        self.band_pixels = CPU_BAND_PIXELS if device.type == "cpu" else GPU_BAND_PIXELS
+        if device.type == "cpu":
+            _pool()  # start it now, before hosts start threads of their own (see _pool)
+
+    def adapt(self, features: TrunkFeatures) -> TrunkFeatures:
+        """Features as :meth:`render` reads them: ``fixed`` times the signs of norm19's scale (in place)."""
+        if bool((self.sign != 1).any()):
+            features.fixed.mul_(self.sign.to(features.fixed.dtype)[:, None, None])
+        return features
+
+    def coefficients(self, features: TrunkFeatures, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([s * w | c] as (C, k*k + 1), conv20's taps times |a|) for the parameter vector ``p`` (1, param_dim)."""
+        predicted = self.net.predictor(p)[self.first.name]  # (1, C, 1, k, k)
+        mean, var = input_slice_stats(features.moments, predicted)
+        a = (self.norm_scale * torch.rsqrt(var + NORM_EPS))[0]  # norm19's scale and shift, as in apply_norm
+        b = (self.norm_shift - mean * a)[0]
+        s = self.sign
+        live = s != 0
+        offset = torch.where(live, s * (b / torch.where(live, a, 1.0)), b)
+        gain = torch.where(live, a.abs(), 1.0)
+        w = predicted[0].reshape(a.shape[0], -1) * s[:, None]
+        return torch.cat([w, offset[:, None]], dim=1), self.taps * gain[None, :]
+
+    def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:
+        if features.batch != 1:
+            raise ValueError(f"the service renders one image at a time, these features have batch {features.batch}")
+        wb, taps = self.coefficients(features, p)
+        y0, y1, x0, x1 = window
+        pool = _pool() if self.device.type == "cpu" else None
+        if pool is None:
+            self._rows(features, wb, taps, (y0, y1), x0, x1, sink)
+            return
+        # Even a single chunk goes to the pool: torch ops this small, run on several threads,
+        # spend more time synchronising than computing when other processes keep the cores busy.
+        workers = 1 if (y1 - y0) * (x1 - x0) <= 2 * self.band_pixels else pool[1]
+        jobs = [pool[0].submit(self._rows, features, wb, taps, rows, x0, x1, sink) for rows in _split(y0, y1, workers)]
+        for job in jobs:
+            job.result()
+
+    def _rows(self, features: TrunkFeatures, wb, taps, rows: tuple[int, int], x0: int, x1: int, sink: Sink) -> None:
+        """Render output rows ``rows`` x columns [x0, x1) band by band."""
+        h, fixed = features.h[0, 0], features.fixed[0]  # (H', W'), (C, H', W'): padded, even sizes
+        offset = None if features.image is None else features.image[0]
+        height, width = h.shape
+        k1, k2 = self.first.k, self.last.k
+        m1, m2 = k1 // 2, k2 // 2
+        channels = fixed.shape[0]
+        zc0, zc1 = max(0, x0 - m2), min(width, x1 + m2)
+        cw = zc1 - zc0
+        band = max(1, min(rows[1] - rows[0], self.band_pixels // cw))
+        most = (band + 2 * m2) * cw
+        new = dict(device=h.device, dtype=torch.float32)
+        window_h = torch.empty(band + 2 * (m1 + m2), cw + 2 * m1, **new)
+        patches = torch.empty(k1 * k1 + 1, most, **new)
+        patches[-1] = 1.0  # multiplies the offset column of wb
+        z = torch.empty(channels, most, **new)
+        products = torch.empty(taps.shape[0], most, **new)
+        out = torch.empty(3, band, x1 - x0, **new)
+        for r0 in range(rows[0], rows[1], band):
+            r1 = min(rows[1], r0 + band)
+            zr0, zr1 = max(0, r0 - m2), min(height, r1 + m2)
+            n = (zr1 - zr0) * cw
+            hw = window_h[: zr1 - zr0 + 2 * m1]
+            _zero_padded(hw, h, zr0 - m1, zc0 - m1)
+            # The k x k shifted views of the h window, (ky, kx, row, col), copied in one go.
+            shifted = hw.as_strided((k1, k1, zr1 - zr0, cw), (hw.stride(0), 1, hw.stride(0), 1))
+            patches[:-1, :n].view(k1, k1, zr1 - zr0, cw).copy_(shifted)
+            zz = z[:, :n]
+            zz.view(channels, zr1 - zr0, cw).copy_(fixed[:, zr0:zr1, zc0:zc1])  # float16 storage converts here
+            zz.addmm_(wb, patches[:, :n]).relu_()
+            tt = products[:, :n]
+            torch.mm(taps, zz, out=tt)
+            tt = tt.view(k2 * k2, 3, zr1 - zr0, cw)
+            oo = out[:, : r1 - r0]
+            # Output (y, x) takes tap (ky, kx) from z at (y + ky - m2, x + kx - m2) when that lies
+            # in the image (zero padding otherwise); the centre tap always does.
+            for ky, kx in [(m2, m2)] + [(i, j) for i in range(k2) for j in range(k2) if (i, j) != (m2, m2)]:
+                dy, dx = ky - m2, kx - m2
+                ra, rb = max(r0, zr0 - dy), min(r1, zr1 - dy)
+                ca, cb = max(x0, zc0 - dx), min(x1, zc1 - dx)
+                if ra >= rb or ca >= cb:
+                    continue
+                src = tt[ky * k2 + kx, :, ra + dy - zr0 : rb + dy - zr0, ca + dx - zc0 : cb + dx - zc0]
+                dst = oo[:, ra - r0 : rb - r0, ca - x0 : cb - x0]
+                if (ky, kx) == (m2, m2):
+                    dst.copy_(src)
+                else:
+                    dst.add_(src)
+            if offset is None:
+                oo.add_(0.5)
+            else:
+                oo.add_(offset[:, r0:r1, x0:x1])
+            sink(oo, (r0, r1, x0, x1))
+
+
+def _zero_padded(dest: torch.Tensor, source: torch.Tensor, top: int, left: int) -> None:
+    """Fill ``dest`` with ``source[top:, left:]``, zero where that lies outside ``source``."""
+    rows, cols = dest.shape
+    height, width = source.shape
+    ya, yb = max(0, top), min(height, top + rows)
+    xa, xb = max(0, left), min(width, left + cols)
+    if ya > top or yb < top + rows or xa > left or xb < left + cols:
+        dest.zero_()
+    dest[ya - top : yb - top, xa - left : xb - left].copy_(source[ya:yb, xa:xb])
+
+
+def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
+    bounds = [start + (stop - start) * i // parts for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+_POOL: tuple[ThreadPoolExecutor, int] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> tuple[ThreadPoolExecutor, int] | None:
+    """(pool, size): threads that each run torch with one intra-op thread; None on a single core."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            threads = torch.get_num_threads()
+            if threads < 2:
+                return None
+            pool = ThreadPoolExecutor(threads, thread_name_prefix="paramops-band")
+            started = threading.Barrier(threads + 1)
+
+            def single_threaded() -> None:
+                torch.set_num_threads(1)
+                started.wait()
+
+            for _ in range(threads):  # start every thread now, each waiting at the barrier
+                pool.submit(single_threaded)
+            started.wait()
+            # torch.set_num_threads also set the default of threads that first use torch from now
+            # on: restore it (a thread doing so during these few milliseconds would run single-threaded).
+            torch.set_num_threads(threads)
+            _POOL = (pool, threads)
+        return _POOL

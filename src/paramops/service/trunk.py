@@ -1,0 +1,298 @@
+"""The trunk of a :class:`~paramops.models.tunable.TunableNet`, whole or streamed tile by tile.
+
+Whole (:func:`trunk_whole`): :meth:`TunableNet.trunk` run in stages, checking
+for cancellation and reporting progress between them; the features are the
+same tensors, bit for bit.
+
+Streamed (:func:`trunk_streamed`), for planes too large to run whole. Instance
+norm needs statistics over the whole image, so tiles cannot simply be run
+independently. The trunk is cut at *checkpoints*: the ends of the residual
+blocks (and of the layers before them), where no residual input is open and
+the activations are at half resolution. For each stage between two
+checkpoints:
+
+1. for each instance norm of the stage, in order, run every tile from the
+   stage's input up to that norm, using the statistics already known, and
+   accumulate the norm's sums over the tile's interior (in float64);
+2. run every tile through the whole stage with the now complete statistics
+   and paste its interior into the next checkpoint.
+
+Each tile carries a halo as wide as the stage's receptive field, so its
+interior equals the whole-image computation; only the summation order of the
+statistics differs, so the result matches :func:`trunk_whole` to float
+rounding. Each stage costs its own convolutions a few times over (not the
+trunk from the start, as :meth:`TunableNet.trunk_statistics` does), about 2.3
+trunk passes in all for the paper's network, and the halos are those of one
+stage (at most 64 pixels), not of the whole trunk.
+
+Memory, for an image of P pixels and a trunk of width C: two checkpoints of C
+channels at half resolution (2 * C bytes per pixel in float32), the features
+being built, the float32 input image (12 bytes per pixel), and the work of
+one tile with its halo; see :func:`streamed_bytes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from paramops.models.base import ADD, PUSH, RELU, Conv, Norm, run_ops, scales_of
+from paramops.models.features import TrunkFeatures
+from paramops.models.layers import network_input, pad_even
+from paramops.models.tiling import Window, even_up, inner, paste, tile_windows
+from paramops.models.tunable import TunableNet
+
+ProgressFn = Callable[[float], None]
+# Largest magnitude stored in float16 (its maximum is 65504).
+FLOAT16_MAX = 60000.0
+
+
+def _depths(ops) -> list[int]:
+    """Open residual blocks in front of each op."""
+    depths, depth = [], 0
+    for op in ops:
+        depths.append(depth)
+        depth += 1 if op is PUSH else -1 if op is ADD else 0
+    return depths
+
+
+def checkpoints(net: TunableNet) -> list[int]:
+    """Op indices before the tuned layer where the trunk can be cut: after a ReLU, no block open, lowest resolution."""
+    ops = net.ops[: net.split]
+    if not ops:
+        return []
+    scales, depths = scales_of(net.ops), _depths(net.ops)
+    coarsest = max(scales[: net.split + 1])
+    return [i for i in range(1, net.split) if ops[i - 1] is RELU and depths[i] == 0 and scales[i] == coarsest]
+
+
+def _stages(net: TunableNet) -> list[tuple[int, int]]:
+    cuts = checkpoints(net)
+    return list(zip([0, *cuts], [*cuts, net.split]))
+
+
+def trunk_whole(net: TunableNet, x: torch.Tensor, check: Callable[[], None], progress: ProgressFn) -> TrunkFeatures:
+    """:meth:`TunableNet.trunk` of ``x`` (1, 3, H, W), calling ``check()`` and ``progress`` between stages."""
+    stages = _stages(net)
+    h, skips, record = pad_even(network_input(x)), (), {}
+    affines = net._affines(None)
+    for number, (start, stop) in enumerate(stages[:-1]):
+        check()
+        h, skips = run_ops(net.ops[start:stop], h, skips, net.convs, affines, record=record)
+        progress((number + 1) / len(stages))
+    check()
+    features = net._trunk_part(h, None, record, start=stages[-1][0], skips=skips)
+    return net._complete(features, x)
+
+
+def _input_crop(x: torch.Tensor, crop: Window) -> torch.Tensor:
+    """``pad_even(network_input(x))[..., y0:y1, x0:x1]`` computed from a crop of ``x`` alone."""
+    height, width = x.shape[-2:]
+    y0, y1, x0, x1 = crop
+
+    def source(start: int, stop: int, n: int) -> tuple[torch.Tensor, int, int]:
+        # Padded row r is row r of the image, or its reflection for the one padding row.
+        index = torch.arange(start, stop, device=x.device)
+        index = torch.where(index < n, index, (2 * (n - 1) - index).clamp_min(0))
+        lo, hi = max(int(index.min()) - 1, 0), min(int(index.max()) + 2, n)  # +-1 for the edge map
+        return index - lo, lo, hi
+
+    rows, r0, r1 = source(y0, y1, height)
+    cols, c0, c1 = source(x0, x1, width)
+    part = network_input(x[..., r0:r1, c0:c1])
+    return part.index_select(-2, rows).index_select(-1, cols)
+
+
+def _radius(net: TunableNet, start: int, stop: int) -> int:
+    """Receptive radius of ``ops[start:stop]`` in full-resolution pixels."""
+    scales = scales_of(net.ops)
+    return sum(op.radius * scales[i] for i, op in enumerate(net.ops[start:stop], start) if isinstance(op, Conv))
+
+
+class _Statistics:
+    """Whole-image instance-norm (mean, variance) from per-tile ones, combined in float64 (Chan et al.)."""
+
+    def __init__(self) -> None:
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, part: torch.Tensor) -> None:
+        n = part.shape[-2] * part.shape[-1]
+        var, mean = torch.var_mean(part, dim=(2, 3), correction=0)
+        mean, m2 = mean.double(), var.double() * n
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2 + delta * delta * (self.count * n / total)
+        self.count = total
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean.float(), (self.m2 / self.count).float()
+
+
+class _Moments:
+    """Whole-image :func:`input_slice_moments` accumulated tile by tile, in float64."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+        self.shift: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def add(self, h: torch.Tensor, rest: torch.Tensor, spec: Conv, core: Window) -> None:
+        """``h`` (1, 1, h, w) and ``rest`` (1, C, h, w) computed on a crop; ``core`` is the interior, crop-relative."""
+        y0, y1, x0, x1 = core
+        patches = F.unfold(h.float(), spec.k, dilation=spec.dilation, padding=spec.padding)
+        patches = patches.view(1, -1, *h.shape[-2:])[..., y0:y1, x0:x1].flatten(2)  # (1, k*k, n)
+        rest = rest[..., y0:y1, x0:x1].float().flatten(2)  # (1, C, n)
+        # Sums of values shifted by the first tile's means: no large means cancel in the covariances.
+        if self.shift is None:
+            self.shift = (rest.mean(-1, keepdim=True), patches.mean(-1, keepdim=True))
+        rest, patches = rest - self.shift[0], patches - self.shift[1]
+        parts = {
+            "rest": rest.sum(-1),
+            "rest_sq": (rest * rest).sum(-1),
+            "patch": patches.sum(-1),
+            "cross": rest @ patches.transpose(1, 2),
+            "patch_sq": patches @ patches.transpose(1, 2),
+        }
+        for name, value in parts.items():
+            self.sums[name] = self.sums.get(name, 0) + value.double()
+        self.count += patches.shape[-1]
+
+    def result(self) -> dict[str, torch.Tensor]:
+        s, n = self.sums, self.count
+        rest_mean, patch_mean = s["rest"] / n, s["patch"] / n  # of the shifted values
+        moments = {
+            "rest_mean": rest_mean + self.shift[0][..., 0].double(),
+            "rest_var": (s["rest_sq"] / n - rest_mean * rest_mean).clamp_min(0),
+            "patch_mean": patch_mean + self.shift[1][..., 0].double(),
+            "cross_cov": s["cross"] / n - rest_mean[..., :, None] * patch_mean[..., None, :],
+            "patch_cov": s["patch_sq"] / n - patch_mean[..., :, None] * patch_mean[..., None, :],
+        }
+        return {name: t.float() for name, t in moments.items()}
+
+
+def trunk_streamed(
+    net: TunableNet,
+    x: torch.Tensor,
+    *,
+    tile: int,
+    check: Callable[[], None],
+    progress: ProgressFn,
+    fixed_dtype: torch.dtype = torch.float32,
+) -> TrunkFeatures:
+    """The trunk of ``x`` (1, 3, H, W) stage by stage and tile by tile (see the module docstring).
+
+    ``fixed_dtype``: storage type of ``features.fixed`` (``conv_in`` /
+    ``conv_out``), the largest tensor; float16 halves it.
+    """
+    height, width = x.shape[-2:]
+    padded = (height + height % 2, width + width % 2)
+    ops, scales = net.ops, scales_of(net.ops)
+    affines = net._affines(None)
+    stages = _stages(net)
+    windows = {start: list(tile_windows(*padded, tile, _radius(net, start, stop + 1))) for start, stop in stages}
+    split_norm = isinstance(ops[net.split], Norm)
+    passes = []  # (stage start, norm index or None for the stage's output)
+    for start, stop in stages:
+        last = stop + 1 if stop == net.split and split_norm else stop
+        passes += [(start, j) for j in range(start, last) if isinstance(ops[j], Norm)] + [(start, None)]
+    total = sum(len(windows[start]) for start, _ in passes)
+    done = 0
+    stats: dict = {}
+    state: torch.Tensor | None = None  # the last checkpoint
+
+    def crops(start: int):
+        nonlocal done
+        for window, crop in windows[start]:
+            check()
+            if start == 0:
+                source = _input_crop(x, crop)
+            else:
+                s = scales[start]
+                source = state[..., crop[0] // s : crop[1] // s, crop[2] // s : crop[3] // s]
+            yield window, crop, source
+            done += 1
+            progress(done / total)
+
+    for start, stop in stages:
+        for norm in [j for s, j in passes if s == start and j is not None]:
+            moments = _Statistics()
+            for window, crop, source in crops(start):
+                h, _ = run_ops(ops[start:norm], source, (), net.convs, affines, norm_stats=stats)
+                moments.add(inner(h, window, crop, scales[norm]))
+            stats[ops[norm].name] = moments.result()
+        if stop < net.split:
+            s = scales[stop]
+            following = None
+            for window, crop, source in crops(start):
+                h, _ = run_ops(ops[start:stop], source, (), net.convs, affines, norm_stats=stats)
+                if following is None:
+                    following = h.new_empty(*h.shape[:2], padded[0] // s, padded[1] // s)
+                paste(following, inner(h, window, crop, s), window, s)
+            state = following
+        else:
+            features = _final_stage(net, start, crops(start), stats, padded, fixed_dtype)
+    features.size = (height, width)
+    features.image = x if net.residual else None
+    return features
+
+
+def _final_stage(net: TunableNet, start: int, crops, stats, padded, fixed_dtype) -> TrunkFeatures:
+    """Run the last stage up to the tuned layer on every tile; assemble the features (and conv_in moments)."""
+    scales = net._feature_scales()
+    moments = _Moments() if net.tuned == "conv_in" else None
+    result: TrunkFeatures | None = None
+    for window, crop, source in crops:
+        part = net._trunk_part(source, stats, start=start)
+        if result is None:
+            dtypes = [torch.float32] * (len(scales) - 1) + [fixed_dtype if part.fixed is not None else torch.float32]
+            result = part.with_spatial([
+                t.new_empty(*t.shape[:2], padded[0] // s, padded[1] // s, dtype=dtype)
+                for t, s, dtype in zip(part.spatial(), scales, dtypes)
+            ])
+        if result.fixed is not None and result.fixed.dtype == torch.float16 and part.fixed.abs().max() > FLOAT16_MAX:
+            result.fixed = result.fixed.float()  # float16 would overflow: keep float32 (rare, costs memory)
+        for out, t, s in zip(result.spatial(), part.spatial(), scales):
+            paste(out, inner(t, window, crop, s), window, s)
+        if moments is not None:
+            core = (window[0] - crop[0], window[1] - crop[0], window[2] - crop[2], window[3] - crop[2])
+            moments.add(part.h, part.fixed, net.tuning_conv, core)
+    if moments is not None:
+        result.moments = moments.result()
+    return result
+
+
+def whole_bytes(net: TunableNet, pixels: int) -> int:
+    """Rough peak bytes of :func:`trunk_whole`: three full-resolution activations, the input, the features."""
+    return pixels * (12 * net.config["width"] + 16) + feature_bytes(net, pixels, torch.float32)
+
+
+def feature_bytes(net: TunableNet, pixels: int, fixed_dtype: torch.dtype) -> int:
+    """Bytes per image of the features (image, ``h``, ``fixed``), ignoring half-resolution skips."""
+    spec = net.tuning_conv
+    if net.tuned == "conv_in":
+        channels, fixed = 1, spec.cout
+    elif net.tuned == "conv_out":
+        channels, fixed = spec.cin, spec.cout - 1
+    else:
+        channels, fixed = max(spec.cin, spec.cout), 0
+    element = torch.empty((), dtype=fixed_dtype).element_size()
+    return pixels * (12 + 4 * channels + element * fixed)
+
+
+def stage_halo(net: TunableNet) -> int:
+    """The widest halo of a stage of :func:`trunk_streamed`, in pixels."""
+    return max(even_up(_radius(net, start, stop + 1)) for start, stop in _stages(net))
+
+
+def streamed_bytes(net: TunableNet, pixels: int, tile: int, fixed_dtype: torch.dtype) -> int:
+    """Rough peak bytes of :func:`trunk_streamed`: two checkpoints, the features, one tile's work.
+
+    Two float32 checkpoints of ``width`` channels at half resolution are
+    ``2 * width`` bytes per pixel; a tile's work is about four activations
+    of ``width`` channels over the tile and its halo.
+    """
+    crop = (tile + 2 * stage_halo(net)) ** 2
+    return pixels * 2 * net.config["width"] + feature_bytes(net, pixels, fixed_dtype) + crop * 16 * net.config["width"]
