@@ -200,17 +200,29 @@ def list_operators(args: argparse.Namespace) -> int:
     ),
 )
 def run_reference(args: argparse.Namespace) -> int:
+    def run(image, op: str, params: dict):
+        return paramops.reference(image, op, seed=args.seed, **params)
+
+    return _process_file(args, f"{args.op} on {args.input.name}", run)
+
+
+def _process_file(args: argparse.Namespace, label: str, run: Callable[[object, str, dict], object]) -> int:
+    """Read ``args.input``, run ``run(image, op, params)`` under a spinner, write ``args.output`` atomically.
+
+    Bad parameters and an OUT that would overwrite IN fail before anything is
+    read; an OUT whose format cannot hold the result fails before the run.
+    """
     from paramops import io
 
     spec = get_operator(args.op)
     params = _params_dict(args.param)
-    spec.resolve(params)  # fail on a bad parameter before reading anything
+    spec.resolve(params)
     if _same_file(args.input, args.output):
         raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
     image = io.read_image(args.input)
     io.check_writable(args.output, image)  # the result has the input's dtype and shape
-    with busy(f"{spec.name} on {args.input.name}"):
-        result = paramops.reference(image, spec.name, seed=args.seed, **params)
+    with busy(label):
+        result = run(image, spec.name, params)
     io.write_image(args.output, result)
     return 0
 
@@ -258,21 +270,13 @@ def run_train(args: argparse.Namespace) -> int:
     argument("--model", default="default", help="shipped model name or checkpoint path (default: default)"),
 )
 def run_apply(args: argparse.Namespace) -> int:
-    from paramops import io
-    from paramops.service import ModelService
+    def run(image, op: str, params: dict):
+        from paramops.service import ModelService
 
-    spec = get_operator(args.op)
-    params = _params_dict(args.param)
-    spec.resolve(params)
-    if _same_file(args.input, args.output):
-        raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
-    service = ModelService(args.model)  # tiles images too large for a whole-image pass
-    image = io.read_image(args.input)
-    io.check_writable(args.output, image)
-    with busy(f"{spec.name} ({args.model}) on {args.input.name}"):
-        result = service.apply(image, spec.name, **params)
-    io.write_image(args.output, result)
-    return 0
+        # The service tiles images too large for a whole-image pass.
+        return ModelService(args.model).apply(image, op, **params)
+
+    return _process_file(args, f"{args.op} ({args.model}) on {args.input.name}", run)
 
 
 @subcommand(
