@@ -149,6 +149,15 @@ PARAM_ARGUMENT = argument(
 )
 
 
+# IN, OUT, the operator and its parameters: what every file-processing subcommand takes.
+FILE_ARGUMENTS = (
+    argument("input", metavar="IN", type=Path, help="input image (.png, .jpg/.jpeg, .tif/.tiff)"),
+    argument("output", metavar="OUT", type=Path, help="output image; its suffix picks the format"),
+    argument("--op", required=True, help="operator name, see `paramops list`"),
+    PARAM_ARGUMENT,
+)
+
+
 def _params_dict(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in pairs:
@@ -187,10 +196,7 @@ def list_operators(args: argparse.Namespace) -> int:
 @subcommand(
     "reference",
     "run a reference operator on an image file",
-    argument("input", metavar="IN", type=Path, help="input image (.png, .jpg/.jpeg, .tif/.tiff)"),
-    argument("output", metavar="OUT", type=Path, help="output image; its suffix picks the format"),
-    argument("--op", required=True, help="operator name, see `paramops list`"),
-    PARAM_ARGUMENT,
+    *FILE_ARGUMENTS,
     argument(
         "--seed",
         type=_parse_seed,
@@ -263,10 +269,7 @@ def run_train(args: argparse.Namespace) -> int:
 @subcommand(
     "apply",
     "run a trained network as an operator on an image file",
-    argument("input", metavar="IN", type=Path, help="input image (.png, .jpg/.jpeg, .tif/.tiff)"),
-    argument("output", metavar="OUT", type=Path, help="output image; its suffix picks the format"),
-    argument("--op", required=True, help="operator name, see `paramops list`"),
-    PARAM_ARGUMENT,
+    *FILE_ARGUMENTS,
     argument("--model", default="default", help="shipped model name or checkpoint path (default: default)"),
 )
 def run_apply(args: argparse.Namespace) -> int:
