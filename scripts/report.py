@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="validation image folder")
     parser.add_argument("--limit", type=int, help="score only the first N images (sorted by name)")
+    parser.add_argument("--match", help="score only the images whose names match this glob, e.g. 'set5_*'")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for results.md and figures/")
     parser.add_argument("--weights", type=Path, help="folder of <model>.pt checkpoints; default the shipped weights/")
     parser.add_argument("--device", help="where the networks run (cpu, cuda); default CUDA when available")
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         weights=args.weights,
         configs=ROOT / "configs",
         limit=args.limit,
+        match=args.match,
         device=args.device,
         progress=sys.stderr.isatty(),
         command=shlex.join(["python", "scripts/report.py", *given]),

@@ -24,6 +24,7 @@ Which model answers which of the paper's questions:
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import os
 import platform
 import shutil
@@ -191,11 +192,13 @@ def machine() -> dict[str, str]:
 # --- sections -----------------------------------------------------------------------------------------------
 
 
-def _header(data: Path, n_images: int, n_total: int, models: Mapping[str, ModelScores], command: str) -> list[str]:
+def _header(data: Path, chosen: Sequence[Path], n_total: int, models: Mapping[str, ModelScores], command: str) -> list[str]:
     info = machine()
+    n_images = len(chosen)
     limited = f"all {n_total} images"
     if n_images < n_total:
-        limited = f"the first {n_images} of its {n_total} images (`--limit {n_images}`)"
+        names = ", ".join(p.stem for p in chosen)
+        limited = f"{n_images} of its {n_total} images ({names}; see the command above)"
     evaluated = ", ".join(f"{m.name} {_duration(m.seconds)}" for m in models.values() if m.ok)
     timing = f"{evaluated} (reference outputs are cached on disk: reruns are faster)." if evaluated else "none."
     lines = [
@@ -619,6 +622,7 @@ def write_report(
     weights: str | os.PathLike | None = None,
     configs: str | os.PathLike | None = None,
     limit: int | None = None,
+    match: str | None = None,
     device: str | None = None,
     progress: bool = False,
     command: str = "python scripts/report.py",
@@ -637,6 +641,9 @@ def write_report(
         Folder of the models' training configs, for the planned budgets.
     limit : int, optional
         Score only the first ``limit`` images (sorted by name); default all.
+    match : str, optional
+        Score only the images whose names match this glob, e.g. ``"set5_*"``
+        (applied before ``limit``).
     device : str, optional
         Where the networks run; default CUDA when available.
     progress : bool
@@ -656,7 +663,10 @@ def write_report(
     files = list_images(data)
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1 image, got {limit}")
-    chosen = files[: limit or len(files)]
+    matching = [p for p in files if match is None or fnmatch.fnmatch(p.name, match)]
+    if not matching:
+        raise ValueError(f"no image in {data} matches {match!r}")
+    chosen = matching[: limit or len(matching)]
     configs_by_name = load_configs(configs)
     names = list(dict.fromkeys([*SHIPPED, *configs_by_name]))
     models = load_models(weights or weights_dir(), names, device=device)
@@ -681,7 +691,7 @@ def write_report(
     if models["default"].ok:
         figure_paths = write_figures(models["default"].model, figure_image, figures, name=figure_file.name)
     lines = [
-        *_header(data, len(chosen), len(files), models, command),
+        *_header(data, chosen, len(files), models, command),
         *_bars_section(models),
         *_budget(models, configs_by_name),
         *_single_vs_numerous(models),
