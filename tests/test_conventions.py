@@ -11,11 +11,13 @@ import re
 
 import numpy as np
 import pytest
+from skimage import data
 
 from paramops import operators, reference
 
 ALL_OPS = list(operators())
 PARAMETERIZED_OPS = [name for name, spec in operators().items() if spec.params]
+DETERMINISTIC_OPS = [name for name, spec in operators().items() if not spec.stochastic]
 H, W = 24, 31  # tiny and odd: every operator runs in milliseconds, nothing assumes even sizes
 LAYOUTS = {"gray": (H, W), "gray1": (H, W, 1), "rgb": (H, W, 3), "rgba": (H, W, 4)}
 DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
@@ -51,6 +53,15 @@ def test_operator_keeps_dtype_shape_alpha_and_input(op, layout, dtype):
 
 
 # --- bad input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", DETERMINISTIC_OPS)
+def test_deterministic_operators_repeat_exactly_and_change_the_image(op):
+    image = data.chelsea()[50:87, 100:158]  # uint8, odd and non-square
+    first = reference(image, op)
+    assert first.shape == image.shape and first.dtype == image.dtype
+    assert np.array_equal(first, reference(image, op))
+    assert not np.array_equal(first, image)
 
 
 def test_unknown_operator_lists_the_valid_ones():
