@@ -49,7 +49,8 @@ def test_points(op: str) -> list[tuple[str | None, float | None]]:
     return [(first.name, float(v)) for v in values]
 
 
-def _cached_reference(image: np.ndarray, name: str, op: str, params: dict, seed: int) -> np.ndarray:
+def cached_reference(image: np.ndarray, name: str, op: str, params: dict, seed: int) -> np.ndarray:
+    """``reference(image, op, seed=seed, **params)``, kept on disk under (name, op, params, seed, shape)."""
     key = json.dumps({"image": name, "op": op, "params": params, "seed": seed, "shape": image.shape}, sort_keys=True)
     path = cache_dir() / "reference" / f"{op}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
     if path.exists():
@@ -99,7 +100,7 @@ def evaluate(
             clean = read_image(path)
             for op, name, value in jobs:
                 params = {} if name is None else {name: value}
-                truth = _cached_reference(clean, path.name, op, params, seed)
+                truth = cached_reference(clean, path.name, op, params, seed)
                 if get_operator(op).family == "restoration":
                     degraded, truth = truth, clean
                     result = model.apply(degraded, op, **params)

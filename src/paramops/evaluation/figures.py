@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.evaluate import _cached_reference, test_points
+from paramops.evaluation.evaluate import cached_reference, test_points
 from paramops.evaluation.metrics import psnr
 from paramops.operators.registry import get_operator
 
@@ -96,7 +96,7 @@ def operator_figure(model, image: np.ndarray, op: str, *, name: str = "image", s
     for param, value in points:
         params = {} if param is None else {param: value}
         titles.append(("degraded" if restoration else "output") if param is None else f"{param}={value:g}")
-        reference = _cached_reference(crop, f"{name}@crop{side}", op, params, seed)
+        reference = cached_reference(crop, f"{name}@crop{side}", op, params, seed)
         result = model.apply(reference if restoration else crop, op, **params)
         top.append(reference)
         bottom.append(result)
