@@ -133,7 +133,9 @@ def model_points(model) -> dict[str, list[tuple[str | None, float | None]]]:
     for op in model.operators:
         standard = test_points(op)
         param = standard[0][0]
-        points[op] = [(param, float(fixed[op][param]))] if param in fixed.get(op, {}) else standard
+        value = fixed.get(op, {}).get(param)
+        # A list of values (a "few fixed values" model) is scored like a continuous one.
+        points[op] = [(param, float(value))] if isinstance(value, (int, float)) else standard
     return points
 
 

@@ -3,15 +3,24 @@
 Training, evaluation, the model service and the plugin all go through
 :meth:`ParamEncoding.encode`; nothing else turns parameters into numbers.
 
-Layout of the vector (paper section 4.3 and 4.6):
+Every encoded parameter is normalised to ``[-1, 1]`` along its registry scale
+(log or linear), so operators with very different ranges give back-propagated
+gradients of the same magnitude (paper section 4.5). Two layouts place the
+numbers in the vector when a model covers several operators:
 
-* an operator code when the encoding covers several operators: the ``i``-th of
-  ``n`` operators gets ``(i + 1) / n`` (the paper spaces ten operators from 0.1
-  to 1.0);
-* then one slot per encoded parameter, normalised to ``[-1, 1]`` along its
-  registry scale (log or linear), so operators with very different ranges give
-  back-propagated gradients of the same magnitude. Operators with fewer
-  parameters than slots fill the rest with 0, the middle of the range.
+``"code"`` (the paper's, section 4.5)
+    one scalar operator code, the ``i``-th of ``n`` operators getting
+    ``(i + 1) / n`` (the paper spaces ten operators from 0.1 to 1.0), then
+    slots shared by all operators; an operator with fewer parameters than
+    slots fills the rest with 0, the middle of the range.
+``"onehot"``
+    one indicator per operator, then each operator's own parameter slots (zero
+    for the other operators). A linear weight predictor then gives every
+    operator its own weights and its own parameter direction instead of
+    placing all operators on one line through weight space, which matters
+    most when only one layer is predicted (``TunableNet``).
+
+A model of one operator has no operator code in either layout.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import numpy as np
 from paramops.operators.registry import get_operator
 
 ENCODING_VERSION = 1
+LAYOUTS = ("code", "onehot")
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,14 @@ class ParamEncoding:
         default the first parameter of each (the paper's one-parameter setting);
         the others stay at their registry defaults. Give RTV all four to train
         on several parameters at once (paper section 4.6).
+    layout : {"code", "onehot"}, optional
+        Where operators and parameters go in the vector (see the module
+        docstring). ``"code"``, the paper's, by default.
     """
 
     operators: tuple[str, ...]
     params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    layout: str = "code"
     version: int = ENCODING_VERSION
 
     def __post_init__(self) -> None:
@@ -55,6 +69,8 @@ class ParamEncoding:
             for name in names:
                 spec.param(name)
             chosen[op] = names
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown encoding layout {self.layout!r}; choose one of: {', '.join(LAYOUTS)}")
         object.__setattr__(self, "operators", tuple(self.operators))
         object.__setattr__(self, "params", chosen)
 
@@ -63,13 +79,28 @@ class ParamEncoding:
         return len(self.operators) > 1
 
     @property
-    def slots(self) -> int:
-        return max(len(names) for names in self.params.values())
+    def _onehot(self) -> bool:
+        return self.with_op_code and self.layout == "onehot"
+
+    @property
+    def _code_width(self) -> int:
+        if not self.with_op_code:
+            return 0
+        return len(self.operators) if self._onehot else 1
+
+    def _slot_offset(self, op: str) -> int:
+        """Index of ``op``'s first parameter slot."""
+        if not self._onehot:
+            return self._code_width
+        preceding = self.operators[: self.operators.index(op)]
+        return self._code_width + sum(len(self.params[other]) for other in preceding)
 
     @property
     def dim(self) -> int:
         """Length of the parameter vector (the paper's ``param_dim``), at least 1."""
-        return max(1, int(self.with_op_code) + self.slots)
+        counts = [len(names) for names in self.params.values()]
+        slots = sum(counts) if self._onehot else max(counts)
+        return max(1, self._code_width + slots)
 
     def encode(self, op: str, params: Mapping[str, float] | None = None) -> np.ndarray:
         """Encode one (operator, parameters) pair as a float32 vector of length :attr:`dim`.
@@ -84,10 +115,12 @@ class ParamEncoding:
         spec = get_operator(op)
         resolved = spec.resolve(params or {})
         vector = np.zeros(self.dim, dtype=np.float32)
-        offset = 0
-        if self.with_op_code:
-            vector[0] = (self.operators.index(op) + 1) / len(self.operators)
-            offset = 1
+        index = self.operators.index(op)
+        if self._onehot:
+            vector[index] = 1.0
+        elif self.with_op_code:
+            vector[0] = (index + 1) / len(self.operators)
+        offset = self._slot_offset(op)
         for slot, name in enumerate(self.params[op]):
             vector[offset + slot] = 2.0 * spec.param(name).to_unit(resolved[name]) - 1.0
         return vector
@@ -100,6 +133,7 @@ class ParamEncoding:
         return {
             "operators": list(self.operators),
             "params": {op: list(names) for op, names in self.params.items()},
+            "layout": self.layout,
             "version": self.version,
         }
 
@@ -110,4 +144,5 @@ class ParamEncoding:
             raise ValueError(
                 f"parameter encoding version {version} is not supported (this paramops uses {ENCODING_VERSION})"
             )
-        return cls(tuple(config["operators"]), {k: tuple(v) for k, v in config.get("params", {}).items()})
+        params = {k: tuple(v) for k, v in config.get("params", {}).items()}
+        return cls(tuple(config["operators"]), params, layout=config.get("layout", "code"))

@@ -6,6 +6,7 @@ Example (``configs/default.yaml``)::
     model: {arch: tunable, width: 32}
     operators: all                # or a list of registry names
     encode_params: {}             # e.g. {rtv: [lam, sigma, sharpness, iterations]}
+    encoding_layout: code         # or onehot (see paramops.models.encoding)
     fixed: {}                     # e.g. {l0: {lam: 0.02}} for a single-value model
     data: {train: ../shared/data/train, pairs_per_op: 800, patch: 64, margin: 16}
     train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0}
@@ -52,12 +53,13 @@ class RunConfig:
     model: Mapping[str, object]
     operators: tuple[str, ...]
     encode_params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    encoding_layout: str = "code"
     fixed: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
 
     def encoding(self) -> ParamEncoding:
-        return ParamEncoding(self.operators, self.encode_params)
+        return ParamEncoding(self.operators, self.encode_params, layout=self.encoding_layout)
 
     def model_config(self) -> dict:
         return {**self.model, "param_dim": self.encoding().dim}
@@ -65,7 +67,7 @@ class RunConfig:
 
 def parse_config(raw: Mapping) -> RunConfig:
     """Build a :class:`RunConfig` from a mapping, with errors naming the bad key."""
-    known = {"name", "model", "operators", "encode_params", "fixed", "data", "train"}
+    known = {"name", "model", "operators", "encode_params", "encoding_layout", "fixed", "data", "train"}
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(known))})")
@@ -87,6 +89,7 @@ def parse_config(raw: Mapping) -> RunConfig:
         model=dict(raw["model"]),
         operators=ops,
         encode_params={k: tuple(v) for k, v in (raw.get("encode_params") or {}).items()},
+        encoding_layout=str(raw.get("encoding_layout", "code")),
         fixed={k: dict(v) for k, v in (raw.get("fixed") or {}).items()},
         data=data,
         train=train,

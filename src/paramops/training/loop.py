@@ -172,7 +172,7 @@ def train(
             schedule.step()
             step += 1
             seconds += time.perf_counter() - started
-            value = float(loss)
+            value = float(loss.detach())
             smoothed = value if smoothed is None else 0.98 * smoothed + 0.02 * value
             bar.update(1)
             bar.set_postfix(loss=f"{smoothed:.5f}", psnr=f"{-10 * np.log10(max(smoothed, 1e-12)):.2f}")

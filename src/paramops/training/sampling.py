@@ -2,7 +2,8 @@
 
 Each encoded parameter is drawn uniformly along its registry scale: in log
 space when the range spans a factor of ten or more, linearly otherwise. The
-operator's other parameters stay at their defaults, unless fixed.
+operator's other parameters stay at their defaults, unless fixed to one value
+or to a short list of values (paper section 6.6 trains on five).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def sample_params(
     rng: np.random.Generator,
     *,
     names: Sequence[str] | None = None,
-    fixed: Mapping[str, float] | None = None,
+    fixed: Mapping[str, float | Sequence[float]] | None = None,
 ) -> dict[str, float]:
     """Draw one parameter set for operator ``op``.
 
@@ -32,7 +33,8 @@ def sample_params(
         Parameters to draw; default the operator's first parameter (the
         paper's one-parameter setting).
     fixed : mapping, optional
-        Parameters pinned to one value (the paper's "single value" models).
+        Parameters pinned to one value (the paper's "single value" models) or
+        drawn uniformly from a list of values (its "few fixed values" models).
         They take precedence over ``names``.
 
     Returns
@@ -46,5 +48,6 @@ def sample_params(
     for name in spec.param_names[:1] if names is None else names:
         if name not in fixed:
             params[name] = spec.param(name).from_unit(float(rng.uniform()))
-    params.update(fixed)
+    for name, value in fixed.items():
+        params[name] = float(rng.choice(value)) if isinstance(value, Sequence) else value
     return spec.resolve(params)

@@ -1,0 +1,164 @@
+"""Training: the parameter encoding's layouts, parameter sampling, configs, pairs and a resumable smoke run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from paramops.models.encoding import ParamEncoding
+from paramops.operators.registry import get_operator, operators
+from paramops.training.config import parse_config
+from paramops.training.sampling import sample_params
+
+TINY = {
+    "name": "tiny",
+    "model": {"arch": "tunable", "width": 4, "residual": True},
+    "operators": ["l0", "denoise"],
+    "encoding_layout": "onehot",
+    "data": {"pairs_per_op": 8, "patch": 16, "margin": 4},
+    "train": {"steps": 6, "batch": 4, "milestones": [4], "checkpoint_every": 3},
+}
+
+
+def test_code_layout_is_the_papers():
+    encoding = ParamEncoding(("l0", "wls"))
+    assert encoding.dim == 2
+    np.testing.assert_allclose(encoding.encode("l0", {"lam": 0.002}), [0.5, -1.0])
+    np.testing.assert_allclose(encoding.encode("wls", {"lam": 10.0}), [1.0, 1.0])
+
+
+def test_onehot_layout_gives_every_operator_its_own_slots():
+    ops = tuple(operators())
+    encoding = ParamEncoding(ops, layout="onehot")
+    n_params = sum(1 for op in ops if get_operator(op).param_names)
+    assert encoding.dim == len(ops) + n_params
+    used = set()
+    for index, op in enumerate(ops):
+        spec = get_operator(op)
+        names = spec.param_names[:1]
+        high = encoding.encode(op, {name: spec.param(name).high for name in names})
+        assert high[: len(ops)].tolist() == [float(i == index) for i in range(len(ops))]
+        slots = set(np.flatnonzero(high[len(ops) :]))
+        assert len(slots) == len(names) and not slots & used  # its own slots, nobody else's
+        used |= slots
+    # Two operators at the middle of their ranges differ only in the indicator.
+    assert np.count_nonzero(encoding.encode("sr", {"scale": 3}) - encoding.encode("derain")) == 2
+
+
+def test_layout_round_trips_and_old_configs_read_as_code():
+    encoding = ParamEncoding(("l0", "rtv"), {"rtv": ("lam", "sigma")}, layout="onehot")
+    assert ParamEncoding.from_config(encoding.to_config()) == encoding
+    old = {"operators": ["l0", "wls"], "params": {}, "version": 1}
+    assert ParamEncoding.from_config(old).layout == "code"
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match="layout 'binary'.*code, onehot"):
+        ParamEncoding(("l0",), layout="binary")
+
+
+def test_log_parameters_are_drawn_uniformly_in_log_space():
+    rng = np.random.default_rng(0)
+    lam = get_operator("l0").param("lam")
+    draws = np.array([sample_params("l0", rng)["lam"] for _ in range(2000)])
+    assert lam.low <= draws.min() and draws.max() <= lam.high
+    units = np.log(draws / lam.low) / np.log(lam.high / lam.low)
+    counts, _ = np.histogram(units, bins=4, range=(0, 1))
+    assert counts.min() > 400  # uniform in log space: 500 per quarter expected
+
+
+def test_fixed_values_pin_one_value_or_draw_from_a_list():
+    rng = np.random.default_rng(0)
+    assert {sample_params("l0", rng, fixed={"lam": 0.02})["lam"] for _ in range(20)} == {0.02}
+    values = (0.002, 0.02, 0.2)
+    drawn = {sample_params("l0", rng, fixed={"lam": list(values)})["lam"] for _ in range(60)}
+    assert drawn == set(values)
+
+
+def test_config_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown config keys: colour"):
+        parse_config({**TINY, "colour": 1})
+    with pytest.raises(ValueError, match="missing 'model'"):
+        parse_config({k: v for k, v in TINY.items() if k != "model"})
+    with pytest.raises(ValueError, match="layout"):
+        parse_config({**TINY, "encoding_layout": "binary"})
+    assert parse_config(TINY).encoding().layout == "onehot"
+
+
+def test_shipped_configs_parse_and_build():
+    from pathlib import Path
+
+    from paramops.models import build_model
+    from paramops.training.config import load_config
+
+    paths = sorted(Path(__file__).resolve().parents[1].glob("configs/**/*.yaml"))
+    assert len(paths) >= 8
+    for path in paths:
+        config = load_config(path)
+        build_model(config.model_config())
+
+
+@pytest.fixture()
+def photos(tmp_path, monkeypatch):
+    from skimage import data as samples
+
+    from paramops.io import write_image
+
+    monkeypatch.setenv("PARAMOPS_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_image(folder / "a.png", samples.astronaut()[:48, :48])
+    write_image(folder / "b.png", samples.coffee()[:40, :56])
+    return folder
+
+
+def test_pairs_are_cropped_with_a_margin_and_cached(photos, tmp_path):
+    from paramops.operators.reference import reference
+    from paramops.training.pairs import PairSpec, list_images, make_pairs
+
+    spec = PairSpec("l0", 4, patch=16, margin=4, fixed={"lam": 0.05})
+    images = list_images(photos)
+    pairs = make_pairs(spec, images, workers=1, progress=False)
+    assert pairs["inputs"].shape == pairs["targets"].shape == (4, 16, 16, 3)
+    assert pairs["inputs"].dtype == np.uint8
+    np.testing.assert_allclose(pairs["params"][:, 0], 0.05)
+    assert not np.array_equal(pairs["inputs"], pairs["targets"])
+    # The target is the filtered crop's centre, not the filtered centre alone.
+    crop_filtered = reference(pairs["inputs"][0], "l0", lam=0.05)
+    assert not np.array_equal(crop_filtered, pairs["targets"][0])
+    cached = list((tmp_path / "cache" / "pairs").glob("l0-*.npz"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    again = make_pairs(spec, images, workers=1, progress=False)
+    np.testing.assert_array_equal(again["targets"], pairs["targets"])
+    assert cached[0].stat().st_mtime_ns == stamp
+
+
+def test_restoration_pairs_run_from_degraded_to_clean(photos):
+    from paramops.training.pairs import PairSpec, list_images, make_pairs
+
+    pairs = make_pairs(PairSpec("denoise", 3, patch=16, margin=4), list_images(photos), workers=1, progress=False)
+    noise = pairs["inputs"].astype(float) - pairs["targets"]
+    assert noise.std() > 2  # the input is the noisy one
+
+
+def test_tiny_run_trains_resumes_and_exports(photos, tmp_path):
+    from paramops.models import load_model
+    from paramops.training.loop import train
+
+    config = parse_config({**TINY, "data": {**TINY["data"], "train": str(photos)}})
+    run_dir, out = tmp_path / "run", tmp_path / "tiny.pt"
+    first = train(config, run_dir=run_dir, out=out, device="cpu", max_steps=3, progress=False)
+    assert first == run_dir / "last.pt" and not out.exists()
+    assert train(config, run_dir=run_dir, out=out, device="cpu", progress=False) == out
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [3, 6]
+    assert all(np.isfinite(entry["loss"]) for entry in log)
+
+    model = load_model(out, device="cpu")
+    assert model.meta["steps"] == 6 and model.encoding.layout == "onehot"
+    image = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    result = model.apply(image, "l0", lam=0.02)
+    assert result.shape == image.shape and result.dtype == np.uint8
