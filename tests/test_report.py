@@ -54,6 +54,8 @@ def report(tmp_path_factory) -> tuple[str, Path]:
     images.mkdir()
     _save_model(weights / "default.pt", "tunable", ["l0", "style", "sr", "denoise", "deblock"])
     _save_model(weights / "decoupled-l0.pt", "decoupled", ["l0"])
+    (weights / "analysis").mkdir()
+    _save_model(weights / "analysis" / "unseen-l0.pt", "decoupled", ["l0"], fixed={"l0": {"lam": [0.002, 0.2]}})
     # Three images, scored with --limit 2: the third must not count.
     for name, image in (("a.png", samples.astronaut()), ("b.png", samples.coffee()), ("c.png", samples.chelsea())):
         write_image(images / name, image[100 : 100 + SIDE, 120 : 120 + SIDE])
@@ -88,7 +90,8 @@ def test_report_has_every_table_with_the_papers_numbers(report):
     l0 = next(r for r in _table_rows(text, "## Table III") if r[0] == "l0")
     assert l0[6:11] == ["35.25", "32.67", "31.01", "29.54", "31.81"]
     assert "26.66 (Table VI)" in text and "25.61 (Table VI)" in text
-    assert re.search(r"\| 0\.0025 \| yes \| 40\.19 \| 39\.33 \| \d+\.\d\d \| \d+\.\d\d \|", text)
+    # unseen-l0 (five fixed values) is scored at every value, like the range-trained models.
+    assert re.search(r"\| 0\.0025 \| \*\*yes\*\* \| 40\.19 \| 39\.33 \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|", text)
     assert "Machine:" in text and "cores usable" in text
 
 
