@@ -127,3 +127,14 @@ def test_bad_images_are_refused_with_a_clear_message(op, case):
     with pytest.raises(ValueError, match=message) as info:
         reference(image, op, seed=0)
     assert "\n" not in str(info.value)
+
+
+def test_intensity_range_ignores_alpha():
+    from paramops.image import intensity_range
+
+    rng = np.random.default_rng(0)
+    color = rng.uniform(100.0, 4000.0, (16, 16, 3)).astype(np.float32)
+    alpha = np.ones((16, 16, 1), np.float32)
+    with_alpha = np.concatenate([color, alpha], axis=-1)
+    for intensity in ("dtype", "percentile"):
+        assert intensity_range(with_alpha, intensity) == intensity_range(color, intensity)

@@ -69,7 +69,11 @@ def intensity_range(image: np.ndarray, intensity: Intensity = "dtype") -> tuple[
     ``"dtype"``: the dtype's full range for integers; [0, 1] for floats inside
     it, else their min and max. ``"percentile"``: robust percentiles, for 12-
     and 16-bit microscopy data that use a fraction of the dtype's range.
+    An alpha channel (the fourth of (H, W, 4)) is passed through, not mapped,
+    so it does not count.
     """
+    if image.ndim == 3 and image.shape[-1] == 4:
+        image = image[..., :3]
     if intensity == "percentile" and image.dtype != np.uint8:
         lo, hi = (float(v) for v in np.percentile(image, PERCENTILES))
         if hi > lo:
