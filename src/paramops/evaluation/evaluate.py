@@ -7,7 +7,10 @@ scored against the clean one; the degraded image's own score is the
 do-nothing baseline.
 
 Reference outputs of whole images are slow, so they are cached on disk next to
-the training pairs.
+the training pairs; so are the scores, under a digest of the model's weights,
+so a report re-run scores only what changed. The network runs through a
+:class:`~paramops.service.ModelService`: a TunableNet's trunk runs once per
+image and only its head once per parameter value, as in the plugin.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def evaluate(
     from tqdm import tqdm
 
     from paramops.io import read_image
+    from paramops.service import ModelService
 
     ops = list(ops or model.operators)
     for op in ops:
@@ -94,23 +98,76 @@ def evaluate(
             raise ValueError(f"model does not cover {op!r}; it covers {', '.join(model.operators)}")
     files = list_images(data)
     jobs = [(op, name, value) for op in ops for name, value in (points or {}).get(op, test_points(op))]
+    cache = ScoreCache(model)
+    service = ModelService(model)
     scores = []
     with tqdm(total=len(jobs) * len(files), desc="evaluate", disable=not progress) as bar:
         for seed, path in enumerate(files):
-            clean = read_image(path)
+            clean = None
             for op, name, value in jobs:
-                params = {} if name is None else {name: value}
-                truth = cached_reference(clean, path.name, op, params, seed)
-                if get_operator(op).family == "restoration":
-                    degraded, truth = truth, clean
-                    result = model.apply(degraded, op, **params)
-                    extra = {"input_psnr": psnr(degraded, truth), "input_ssim": ssim(degraded, truth)}
-                else:
-                    result = model.apply(clean, op, **params)
-                    extra = {}
-                scores.append(Score(op, name, value, path.name, psnr(result, truth), ssim(result, truth), **extra))
+                key = (path.name, seed, op, name, value)
+                if key not in cache:
+                    if clean is None:
+                        clean = read_image(path)
+                        service.prepare("clean", clean)
+                    cache[key] = _score(service, clean, path.name, seed, op, name, value)
+                scores.append(Score(op, name, value, path.name, **cache[key]))
                 bar.update(1)
+            service.release("clean")
+            cache.save()
     return scores
+
+
+def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str | None, value) -> dict:
+    """PSNR/SSIM of the prepared network as ``op`` on one image (and of the degraded input, for restoration)."""
+    params = {} if name is None else {name: value}
+    truth = cached_reference(clean, image, op, params, seed)
+    if get_operator(op).family != "restoration":
+        result = service.render("clean", op, **params)
+        return {"psnr": psnr(result, truth), "ssim": ssim(result, truth)}
+    degraded = truth
+    service.prepare("degraded", degraded)
+    result = service.render("degraded", op, **params)
+    service.release("degraded")
+    return {"psnr": psnr(result, clean), "ssim": ssim(result, clean),
+            "input_psnr": psnr(degraded, clean), "input_ssim": ssim(degraded, clean)}
+
+
+class ScoreCache:
+    """Scores of one model's weights, on disk under ``<cache>/scores/<digest of the weights>.json``."""
+
+    def __init__(self, model) -> None:
+        digest = hashlib.sha256()
+        for name, tensor in sorted(model.net.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(json.dumps(model.encoding.to_config(), sort_keys=True).encode())
+        self.path = cache_dir() / "scores" / f"{digest.hexdigest()[:24]}.json"
+        self.scores = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.dirty = False
+
+    @staticmethod
+    def _key(key: tuple) -> str:
+        return json.dumps(key)
+
+    def __contains__(self, key: tuple) -> bool:
+        return self._key(key) in self.scores
+
+    def __getitem__(self, key: tuple) -> dict:
+        return self.scores[self._key(key)]
+
+    def __setitem__(self, key: tuple, value: dict) -> None:
+        self.scores[self._key(key)] = value
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.scores))
+        os.replace(tmp, self.path)
+        self.dirty = False
 
 
 def summarise(scores: Iterable[Score]) -> list[dict]:

@@ -1,0 +1,59 @@
+"""Scoring: through the model service, equal to running the network directly, and cached by weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paramops.evaluation import evaluate as scoring
+from paramops.evaluation.metrics import psnr
+
+
+@pytest.fixture()
+def setup(tmp_path, monkeypatch):
+    import torch
+    from skimage import data as samples
+
+    from paramops.io import write_image
+    from paramops.models import ParamEncoding, ParamModel, build_model
+
+    monkeypatch.setenv("PARAMOPS_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "val"
+    folder.mkdir()
+    write_image(folder / "a.png", samples.astronaut()[:48, :40])
+    torch.manual_seed(0)
+    encoding = ParamEncoding(("l0", "denoise"), layout="onehot")
+    net = build_model({"arch": "tunable", "width": 4, "param_dim": encoding.dim, "residual": True})
+    return folder, ParamModel(net, encoding, device="cpu")
+
+
+def test_scores_equal_the_network_run_directly(setup):
+    from paramops.io import read_image
+
+    folder, model = setup
+    points = {"l0": [("lam", 0.02)], "denoise": [("sigma", 25.0)]}
+    rows = {s.op: s for s in scoring.evaluate(model, folder, points=points, progress=False)}
+    clean = read_image(folder / "a.png")
+    truth = scoring.cached_reference(clean, "a.png", "l0", {"lam": 0.02}, 0)
+    assert rows["l0"].psnr == pytest.approx(psnr(model.apply(clean, "l0", lam=0.02), truth), abs=0.05)
+    noisy = scoring.cached_reference(clean, "a.png", "denoise", {"sigma": 25.0}, 0)
+    assert rows["denoise"].psnr == pytest.approx(psnr(model.apply(noisy, "denoise", sigma=25.0), clean), abs=0.05)
+    assert rows["denoise"].input_psnr == pytest.approx(psnr(noisy, clean))
+
+
+def test_scores_are_cached_per_weights(setup, monkeypatch):
+    import torch
+
+    folder, model = setup
+    points = {"l0": [("lam", 0.02)]}
+    first = scoring.evaluate(model, folder, points=points, progress=False)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(scoring, "_score", fail)
+    assert scoring.evaluate(model, folder, points=points, progress=False) == first
+    with torch.no_grad():
+        next(model.net.parameters()).add_(0.1)
+    with pytest.raises(AssertionError, match="scored again"):
+        scoring.evaluate(model, folder, points=points, progress=False)
