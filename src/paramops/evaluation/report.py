@@ -39,6 +39,7 @@ import numpy as np
 from paramops.evaluation import paper
 from paramops.evaluation.evaluate import evaluate, format_table, summarise, test_points
 from paramops.evaluation.figures import CELL, write_figures
+from paramops.evaluation.markdown import db, table
 from paramops.operators.registry import OPERATORS, get_operator, operators
 from paramops.training.pairs import list_images
 
@@ -107,25 +108,15 @@ class ModelScores:
         if op not in self.model.operators:
             return "-"
         if mean:
-            return _db(self.mean_psnr(op))
+            return db(self.mean_psnr(op))
         row = self.row(op, value)
         if row is None:
             return "-"
-        return f"{row['psnr']:.2f} / {row['ssim']:.3f}" if ssim else _db(row["psnr"])
+        return f"{row['psnr']:.2f} / {row['ssim']:.3f}" if ssim else db(row["psnr"])
 
 
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def _db(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def model_points(model) -> dict[str, list[tuple[str | None, float | None]]]:
@@ -141,25 +132,25 @@ def model_points(model) -> dict[str, list[tuple[str | None, float | None]]]:
     return points
 
 
+def load_entry(name: str, path: str | os.PathLike, device=None) -> ModelScores:
+    """The checkpoint at ``path`` as ``name``: :data:`NOT_TRAINED` when it is missing, a bad one its error."""
+    from paramops.models.checkpoint import load_model
+
+    if not Path(path).is_file():
+        return ModelScores(name, NOT_TRAINED)
+    try:
+        return ModelScores(name, "ok", load_model(path, device=device))
+    except ValueError as err:
+        # The first clause names the file and the problem; torch's advice that follows would break a table.
+        return ModelScores(name, "unreadable: " + str(err).splitlines()[0].split(" (")[0])
+
+
 def load_models(weights: str | os.PathLike, names: Sequence[str], device=None) -> dict[str, ModelScores]:
-    """Load ``<weights>/<name>.pt`` for each name (``<weights>/analysis/`` for :data:`ANALYSIS`).
+    """:func:`load_entry` of ``<weights>/<name>.pt`` for each name (``<weights>/analysis/`` for :data:`ANALYSIS`)."""
+    from paramops.models.checkpoint import SUFFIX
 
-    A missing file is :data:`NOT_TRAINED`, a bad one its error.
-    """
-    from paramops.models.checkpoint import SUFFIX, load_model
-
-    loaded = {}
-    for name in names:
-        path = Path(weights) / ("analysis" if name in ANALYSIS else "") / f"{name}{SUFFIX}"
-        if not path.is_file():
-            loaded[name] = ModelScores(name, NOT_TRAINED)
-            continue
-        try:
-            loaded[name] = ModelScores(name, "ok", load_model(path, device=device))
-        except ValueError as err:
-            # The first clause names the file and the problem; torch's advice that follows would break a table.
-            loaded[name] = ModelScores(name, "unreadable: " + str(err).splitlines()[0].split(" (")[0])
-    return loaded
+    return {name: load_entry(name, Path(weights) / ("analysis" if name in ANALYSIS else "") / f"{name}{SUFFIX}",
+                             device) for name in names}
 
 
 def score_model(
@@ -260,7 +251,7 @@ def _budget(models: Mapping[str, ModelScores], configs: Mapping[str, object]) ->
         "",
         "From each checkpoint's metadata (trained) and its `configs/<name>.yaml` (planned).",
         "",
-        *_table(["model", "network", "weights", "operators", "planned (config)", "trained (checkpoint)"], rows),
+        *table(["model", "network", "weights", "operators", "planned (config)", "trained (checkpoint)"], rows),
     ]
 
 
@@ -396,7 +387,7 @@ def _bars_section(models: Mapping[str, ModelScores]) -> list[str]:
         "clean image. The paper's column is its cheap-tuning network (Table VI, default parameter only; SR and",
         "deblocking from its Section 5.2 comparisons on BSD100 and LIVE1).",
         "",
-        *_table(["bar", "required", "ours (dB)", "status", "paper (dB)"], rows),
+        *table(["bar", "required", "ours (dB)", "status", "paper (dB)"], rows),
     ]
     failed = [b for b in bars if b.passed is False]
     if failed:
@@ -444,7 +435,7 @@ def _single_vs_numerous(models: Mapping[str, ModelScores]) -> list[str]:
                 row.append("-" if source is None else f"{source['input_psnr']:.2f} / {source['input_ssim']:.3f}")
             row += [m.cell(op, value, ssim=True) for m in (single, numerous, default)]
             rows.append(row)
-        lines += [f"### {title}", "", *_table(header, rows)]
+        lines += [f"### {title}", "", *table(header, rows)]
         if fixed is not None and single.row(op, fixed) and numerous.covers(op) and numerous.row(op, fixed):
             ours = single.row(op, fixed)["psnr"] - numerous.row(op, fixed)["psnr"]
             ref = paper.lookup(paper.SINGLE_VS_NUMEROUS[op], fixed)
@@ -469,19 +460,19 @@ def _joint(models: Mapping[str, ModelScores]) -> list[str]:
         one = models.get(ONE_OPERATOR.get(op, ""))
         rows.append([
             op,
-            _db(float(np.mean([r["input_psnr"] for r in inputs]))) if all(inputs) else "-",
+            db(float(np.mean([r["input_psnr"] for r in inputs]))) if all(inputs) else "-",
             *(models[n].cell(op, mean=True) for n in names),
             "-" if one is None else f"{one.cell(op, mean=True)} ({one.name})",
-            *(_db(paper.JOINT_PSNR[k].get(op)) for k in ("1", "10", "[18]")),
-            _db(paper.TUNED_LAYER_PSNR["conv channel1(19)"].get(op)),
-            _db(paper.TUNABLE_PSNR.get(op)),
+            *(db(paper.JOINT_PSNR[k].get(op)) for k in ("1", "10", "[18]")),
+            db(paper.TUNED_LAYER_PSNR["conv channel1(19)"].get(op)),
+            db(paper.TUNABLE_PSNR.get(op)),
         ])
     ten = list(paper.JOINT_PSNR["1"])
     mean_row = ["mean of the paper's 10", "-"]
     for name in names:
         values = [models[name].mean_psnr(op) if models[name].covers(op) else None for op in ten]
-        mean_row.append(_db(float(np.mean(values))) if all(v is not None for v in values) else "-")
-    mean_row += ["-", *(_db(paper.JOINT_AVERAGE_PSNR[k]) for k in ("1", "10", "[18]")), "-", "-"]
+        mean_row.append(db(float(np.mean(values))) if all(v is not None for v in values) else "-")
+    mean_row += ["-", *(db(paper.JOINT_AVERAGE_PSNR[k]) for k in ("1", "10", "[18]")), "-", "-"]
     rows.append(mean_row)
     return [
         "## Table III: one operator vs all jointly, and the parameter-channel baseline",
@@ -497,7 +488,7 @@ def _joint(models: Mapping[str, ModelScores]) -> list[str]:
         "with conv19's input-channel slice tuned (our `tuned=conv_in`), and Table VI's larger cheap-tuning",
         "network at each filter's default parameter only.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
     ]
 
 
@@ -508,16 +499,16 @@ def _rtv(models: Mapping[str, ModelScores]) -> list[str]:
     ten_ops = dict(zip(paper.RTV_LAMS, paper.RTV_DIMS[(10, 2)]))
     rows = []
     for _, value in test_points("rtv"):
-        rows.append([f"{value:g}", _db(paper.lookup(one_op, value)), single.cell("rtv", value),
-                     _db(paper.lookup(ten_ops, value)), joint.cell("rtv", value), default.cell("rtv", value)])
-    rows.append(["mean", _db(paper.RTV_DIMS[(1, 4)][-1]), single.cell("rtv", mean=True),
-                 _db(paper.RTV_DIMS[(10, 2)][-1]), joint.cell("rtv", mean=True), default.cell("rtv", mean=True)])
+        rows.append([f"{value:g}", db(paper.lookup(one_op, value)), single.cell("rtv", value),
+                     db(paper.lookup(ten_ops, value)), joint.cell("rtv", value), default.cell("rtv", value)])
+    rows.append(["mean", db(paper.RTV_DIMS[(1, 4)][-1]), single.cell("rtv", mean=True),
+                 db(paper.RTV_DIMS[(10, 2)][-1]), joint.cell("rtv", mean=True), default.cell("rtv", mean=True)])
     return [
         "## Table IV: RTV with all four parameters encoded",
         "",
         "PSNR (dB) at the lam test values, sigma, sharpness and iterations at their defaults.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
     ]
 
 
@@ -529,7 +520,7 @@ def _unseen(models: Mapping[str, ModelScores]) -> list[str]:
     for value, single, fixed in zip(paper.UNSEEN_LAMS, paper.UNSEEN_SINGLE_PSNR, paper.UNSEEN_FIXED_PSNR):
         ours = _unseen_value(value)
         held = "**yes**" if value in paper.UNSEEN_HELD_OUT else "no"
-        rows.append([f"{ours:g}", held, _db(single), _db(fixed), *(models[n].cell("l0", ours) for n in UNSEEN_COLUMNS)])
+        rows.append([f"{ours:g}", held, db(single), db(fixed), *(models[n].cell("l0", ours) for n in UNSEEN_COLUMNS)])
     return [
         "## Table XIV: parameter values never seen in training",
         "",
@@ -539,7 +530,7 @@ def _unseen(models: Mapping[str, ModelScores]) -> list[str]:
         "`decoupled-l0` (the continuous range) and `default` (all operators) are scored at the same nine",
         "values for comparison; for them no value is unseen. PSNR (dB).",
         "",
-        *_table(["lam", "held out", "paper single", "paper 5 fixed values", *UNSEEN_COLUMNS], rows),
+        *table(["lam", "held out", "paper single", "paper 5 fixed values", *UNSEEN_COLUMNS], rows),
     ]
 
 
@@ -566,12 +557,12 @@ def _restoration(models: Mapping[str, ModelScores]) -> list[str]:
             numerous = paper.lookup(paper.SINGLE_VS_NUMEROUS.get(op, {}), value) if value is not None else None
             rows.append([
                 op, "-" if param is None else f"{param}={value:g}",
-                "-" if row is None else _db(row["input_psnr"]),
+                "-" if row is None else db(row["input_psnr"]),
                 default.cell(op, value),
                 "-" if row is None else f"{row['psnr'] - row['input_psnr']:+.2f}",
-                "-" if ref is None else _db(ref[0]), "-" if ref is None else _db(ref[1]),
+                "-" if ref is None else db(ref[0]), "-" if ref is None else db(ref[1]),
                 "-" if ref is None else f"{ref[1] - ref[0]:+.2f}",
-                "-" if numerous is None else _db(numerous.numerous_psnr),
+                "-" if numerous is None else db(numerous.numerous_psnr),
             ])
     return [
         "## Restoration per level (default model)",
@@ -579,7 +570,7 @@ def _restoration(models: Mapping[str, ModelScores]) -> list[str]:
         "PSNR (dB) against the clean image. Paper: its Section 5.2 comparisons (do-nothing input and its",
         "cheap-tuning network, SR on BSD100, deblocking on LIVE1) and Table II's range-trained network.",
         "",
-        *_table(["operator", "level", "input", "default", "gain", "paper input", "paper tunable", "paper gain",
+        *table(["operator", "level", "input", "default", "gain", "paper input", "paper tunable", "paper gain",
                  "paper numerous (II)"], rows),
     ]
 
