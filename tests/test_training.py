@@ -136,6 +136,16 @@ def test_pairs_are_cropped_with_a_margin_and_cached(photos, tmp_path):
     assert cached[0].stat().st_mtime_ns == stamp
 
 
+def test_pairs_at_the_ends_of_the_range_encode(photos):
+    from paramops.training.pairs import PairSpec, list_images, make_pairs
+
+    lam = get_operator("l0").param("lam")
+    spec = PairSpec("l0", 6, patch=16, margin=4, fixed={"lam": [lam.low, lam.high]})
+    pairs = make_pairs(spec, list_images(photos), workers=1, progress=False)
+    assert set(pairs["params"][:, 0]) == {lam.low, lam.high}  # stored exactly, not rounded out of range
+    ParamEncoding(("l0",)).encode_batch([("l0", {"lam": row[0]}) for row in pairs["params"]])
+
+
 def test_restoration_pairs_run_from_degraded_to_clean(photos):
     from paramops.training.pairs import PairSpec, list_images, make_pairs
 

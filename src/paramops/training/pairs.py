@@ -101,7 +101,7 @@ def make_pairs(
     """Make (or load from the cache) ``spec.count`` pairs for one operator.
 
     Returns a dict with ``inputs`` and ``targets`` (uint8, (N, P, P, 3)) and
-    ``params`` (float32, (N, n_params) in the operator's parameter order).
+    ``params`` (float64, (N, n_params) in the operator's parameter order).
     """
     path = cache_dir() / "pairs" / f"{spec.op}-{spec.signature(images)}.npz"
     if path.exists():
@@ -120,7 +120,7 @@ def make_pairs(
     pairs = {
         "inputs": np.stack([r[0] for r in results]),
         "targets": np.stack([r[1] for r in results]),
-        "params": np.array([[r[2][n] for n in names] for r in results], dtype=np.float32).reshape(len(results), -1),
+        "params": np.array([[r[2][n] for n in names] for r in results], dtype=np.float64).reshape(len(results), -1),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
