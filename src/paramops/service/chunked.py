@@ -353,20 +353,11 @@ class ChunkPlan:
         return self.fingerprint
 
     def __getstate__(self) -> dict:
-        # The network travels as its config and weights and is rebuilt on arrival: run_ops
-        # recognises ReLU and the residual markers by identity, which pickling a module loses.
-        state = dict(self.__dict__)
-        state.update(net=(dict(self.net.config), self.net.state_dict()), _lock=None, _runtime=None)
-        return state
+        # The lock and the device-side runtime belong to one process; the network pickles as is.
+        return {**self.__dict__, "_lock": None, "_runtime": None}
 
     def __setstate__(self, state: dict) -> None:
-        from paramops.models.registry import build_model
-
-        config, weights = state.pop("net")
         self.__dict__.update(state)
-        self.net = build_model(config)
-        self.net.load_state_dict(weights)
-        self.net.eval()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
