@@ -137,12 +137,10 @@ class ScoreCache:
     """Scores of one model's weights, on disk under ``<cache>/scores/<digest of the weights>.json``."""
 
     def __init__(self, model) -> None:
-        digest = hashlib.sha256()
-        for name, tensor in sorted(model.net.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        digest.update(json.dumps(model.encoding.to_config(), sort_keys=True).encode())
-        self.path = cache_dir() / "scores" / f"{digest.hexdigest()[:24]}.json"
+        from paramops.models.checkpoint import checksum
+
+        texts = (json.dumps(model.config, sort_keys=True), json.dumps(model.encoding.to_config(), sort_keys=True), "")
+        self.path = cache_dir() / "scores" / f"{checksum(*texts, model.net.state_dict())[:24]}.json"
         self.scores = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.dirty = False
 
