@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from paramops.evaluation.analysis.erf import edge_points, input_gradient, recept
 from paramops.evaluation.analysis.head_cost import conv_macs, head_cost
 from paramops.evaluation.analysis.multipath import affine_map, check_multipath, multipath_conv, path_kernels
 from paramops.evaluation.analysis.weight_stats import compare_weights, conv_weights
-from paramops.models import ParamEncoding, build_model, save_checkpoint
+from paramops.models import build_model
 from paramops.models.base import convs_of
 from paramops.evaluation.report import NOT_TRAINED
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = {"width": 4, "dilations": [1], "residual": True}
 
 
@@ -221,20 +219,6 @@ def test_added_paper_tables_match_their_printed_averages():
 # --- the document -------------------------------------------------------------------------------------------
 
 
-def _save(path: Path, ops: tuple[str, ...], fixed: dict | None = None) -> None:
-    torch.manual_seed(0)
-    encoding = ParamEncoding(ops)
-    net = build_model({"arch": "decoupled", "param_dim": encoding.dim, **TINY})
-    meta = {"steps": 20, "batch": 4, "train_seconds": 2.0, "device": "cpu", "fixed": fixed or {},
-            "data": {"folder": "train", "pairs": 40, "patch": 32}}
-    save_checkpoint(path, net, encoding, meta=meta)
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("analysis_script", ROOT / "scripts" / "analysis.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _rows(section: str, first_header: str) -> list[list[str]]:
@@ -267,11 +251,11 @@ def folders(tmp_path, monkeypatch):
     return images, weights, out
 
 
-def test_document_marks_missing_models_not_trained_with_their_training_command(folders):
+def test_document_marks_missing_models_not_trained_with_their_training_command(folders, load_script):
     images, weights, out = folders
     argv = ["--data", str(images), "--weights", str(weights), "--out", str(out), "--only", "unseen", "rtv", "fc",
             "--device", "cpu"]
-    assert _load_script().main(argv) == 0
+    assert load_script("analysis").main(argv) == 0
     text = (out / "analysis.md").read_text()
     unseen = _section(text, "unseen")
     assert ("train it with `paramops train --config configs/analysis/unseen-l0.yaml "
@@ -287,13 +271,14 @@ def test_document_marks_missing_models_not_trained_with_their_training_command(f
     assert "Not run yet: `python scripts/analysis.py --only erf`" in text
 
 
-def test_document_fills_trained_models_and_keeps_the_other_sections(folders):
+def test_document_fills_trained_models_and_keeps_the_other_sections(folders, save_tiny_model):
     from paramops.evaluation.analysis.document import write_analysis
 
     images, weights, out = folders
     write_analysis(images, out, weights=weights, only=["fc"], device="cpu")
-    _save(weights / "decoupled-l0.pt", ("l0",))
-    _save(weights / "analysis" / "unseen-l0.pt", ("l0",), fixed={"l0": {"lam": [0.002, 0.0043, 0.02, 0.0928, 0.2]}})
+    save_tiny_model(weights / "decoupled-l0.pt", ["l0"], dilations=[1])
+    save_tiny_model(weights / "analysis" / "unseen-l0.pt", ["l0"], dilations=[1],
+                    fixed={"l0": {"lam": [0.002, 0.0043, 0.02, 0.0928, 0.2]}})
     write_analysis(images, out, weights=weights, only=["multipath", "erf", "unseen"], match="set5_*", device="cpu")
     text = (out / "analysis.md").read_text()
     assert "fc1 (decoupled-l0)" in _section(text, "fc")  # kept from the first run: decoupled-l0 was not trained then
@@ -317,12 +302,12 @@ def test_document_fills_trained_models_and_keeps_the_other_sections(folders):
         write_analysis(images, out, weights=weights, only=["nope"])
 
 
-def test_analysis_models_are_not_shipped_models(tmp_path, monkeypatch):
+def test_analysis_models_are_not_shipped_models(tmp_path, monkeypatch, save_tiny_model):
     from paramops.models import checkpoint
 
     (tmp_path / "analysis").mkdir()
-    _save(tmp_path / "analysis" / "unseen-l0.pt", ("l0",))
-    _save(tmp_path / "decoupled-l0.pt", ("l0",))
+    save_tiny_model(tmp_path / "analysis" / "unseen-l0.pt", ["l0"], dilations=[1])
+    save_tiny_model(tmp_path / "decoupled-l0.pt", ["l0"], dilations=[1])
     monkeypatch.setattr(checkpoint, "weights_dir", lambda: tmp_path)
     assert checkpoint.available_models() == ["decoupled-l0"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,32 +15,13 @@ from paramops.evaluation.report import ModelScores, quality_bars
 from paramops.operators.registry import operators
 from paramops.training.config import load_config
 
-ROOT = Path(__file__).resolve().parents[1]
 SIDE = 40  # test images are SIDE x SIDE, smaller than the figures' crop, so their cells are too
 
 
-def _save_model(path: Path, arch: str, ops: list[str], fixed: dict | None = None) -> None:
-    import torch
-
-    from paramops.models import ParamEncoding, build_model, save_checkpoint
-
-    torch.manual_seed(0)
-    encoding = ParamEncoding(tuple(ops))
-    net = build_model({"arch": arch, "width": 4, "param_dim": encoding.dim, "residual": True})
-    meta = {"steps": 20, "train_seconds": 1.5, "device": "cpu", "batch": 4, "fixed": fixed or {},
-            "data": {"folder": "train", "pairs": 40, "patch": 32}}
-    save_checkpoint(path, net, encoding, meta=meta)
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("report_script", ROOT / "scripts" / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[str, Path]:
+def report(tmp_path_factory, save_tiny_model, load_script) -> tuple[str, Path]:
     from skimage import data as samples
 
     from paramops.io import write_image
@@ -52,16 +32,16 @@ def report(tmp_path_factory) -> tuple[str, Path]:
     weights, images, out = root / "weights", root / "val", root / "docs"
     weights.mkdir()
     images.mkdir()
-    _save_model(weights / "default.pt", "tunable", ["l0", "style", "sr", "denoise", "deblock"])
-    _save_model(weights / "decoupled-l0.pt", "decoupled", ["l0"])
+    save_tiny_model(weights / "default.pt", ["l0", "style", "sr", "denoise", "deblock"], arch="tunable")
+    save_tiny_model(weights / "decoupled-l0.pt", ["l0"])
     (weights / "analysis").mkdir()
-    _save_model(weights / "analysis" / "unseen-l0.pt", "decoupled", ["l0"], fixed={"l0": {"lam": [0.002, 0.2]}})
+    save_tiny_model(weights / "analysis" / "unseen-l0.pt", ["l0"], fixed={"l0": {"lam": [0.002, 0.2]}})
     # Three images, scored with --limit 2: the third must not count.
     for name, image in (("a.png", samples.astronaut()), ("b.png", samples.coffee()), ("c.png", samples.chelsea())):
         write_image(images / name, image[100 : 100 + SIDE, 120 : 120 + SIDE])
     argv = ["--data", str(images), "--weights", str(weights), "--out", str(out), "--limit", "2", "--device", "cpu"]
     try:
-        assert _load_script().main(argv) == 0
+        assert load_script("report").main(argv) == 0
     finally:
         mp.undo()
     return (out / "results.md").read_text(), out
