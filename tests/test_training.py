@@ -146,6 +146,51 @@ def test_pairs_at_the_ends_of_the_range_encode(photos):
     ParamEncoding(("l0",)).encode_batch([("l0", {"lam": row[0]}) for row in pairs["params"]])
 
 
+def _locate(patch: np.ndarray, photos: list[np.ndarray]) -> tuple[int, int, int]:
+    """Which photo, and where in it, ``patch`` was cut from."""
+    size = patch.shape[0]
+    for n, photo in enumerate(photos):
+        for y in range(photo.shape[0] - size + 1):
+            for x in range(photo.shape[1] - size + 1):
+                if np.array_equal(photo[y : y + size, x : x + size], patch):
+                    return n, y, x
+    raise AssertionError("patch not found in any photo")
+
+
+def test_image_context_pairs_are_cut_from_whole_photo_runs(photos):
+    from paramops.io import read_image
+    from paramops.operators.reference import reference
+    from paramops.training.pairs import PATCHES_PER_PHOTO, PairSpec, list_images, make_pairs
+
+    assert get_operator("pencil").context == "image"
+    images = list_images(photos)
+    count = PATCHES_PER_PHOTO + 2  # two runs, the second cut short
+    pairs = make_pairs(PairSpec("pencil", count, patch=16, margin=4, whole_photo=True), images,
+                       workers=1, progress=False)
+    assert pairs["inputs"].shape == (count, 16, 16, 3)
+    sources = [read_image(path) for path in images]
+    whole = [reference(photo, "pencil") for photo in sources]
+    for patch, target in zip(pairs["inputs"], pairs["targets"]):
+        n, y, x = _locate(patch, sources)
+        np.testing.assert_array_equal(target, whole[n][y : y + 16, x : x + 16])
+    # Cropped with a margin, pencil's histogram matching sees another image.
+    cropped = make_pairs(PairSpec("pencil", 2, patch=16, margin=4), images, workers=1, progress=False)
+    n, y, x = _locate(cropped["inputs"][0], sources)
+    assert not np.array_equal(cropped["targets"][0], whole[n][y : y + 16, x : x + 16])
+
+
+def test_whole_photo_leaves_local_operators_pairs_alone(photos, tmp_path):
+    from paramops.training.pairs import PairSpec, list_images, make_pairs
+
+    assert get_operator("wls").context == "local"
+    images = list_images(photos)
+    cropped = make_pairs(PairSpec("wls", 3, patch=16, margin=4), images, workers=1, progress=False)
+    flagged = make_pairs(PairSpec("wls", 3, patch=16, margin=4, whole_photo=True), images,
+                         workers=1, progress=False)
+    np.testing.assert_array_equal(flagged["targets"], cropped["targets"])
+    assert len(list((tmp_path / "cache" / "pairs").glob("wls-*.npz"))) == 1  # one cache file serves both
+
+
 def test_restoration_pairs_run_from_degraded_to_clean(photos):
     from paramops.training.pairs import PairSpec, list_images, make_pairs
 

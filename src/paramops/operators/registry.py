@@ -14,6 +14,10 @@ from typing import Literal
 
 Family = Literal["filter", "restoration"]
 Scale = Literal["log", "linear"]
+# How far an output pixel looks: "local" within a few tens of pixels; "image"
+# at image-wide statistics (histograms, value range, pyramid depth) or
+# long-range optimisation, so a crop gives another result than the whole photo.
+Context = Literal["local", "image"]
 
 # The paper samples in log space "if the upper bound is tens or even hundreds
 # of times larger than the lower bound"; we read "tens" as a ratio of 10.
@@ -86,6 +90,10 @@ class OperatorSpec:
     For the restoration family, ``degradation`` says what the reference does
     (clean to corrupted: it makes training pairs), and ``restores`` says what a
     user restoring an image means by the parameter.
+    ``context`` is ``"image"`` where the operator's output on a crop differs
+    from the same region of its output on the whole image (measured in
+    ``scripts/crop_consistency.py``), so training pairs must be cut from
+    whole-image runs.
     """
 
     name: str
@@ -96,6 +104,7 @@ class OperatorSpec:
     degradation: str = ""
     restores: str = ""
     stochastic: bool = False
+    context: Context = "local"
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -155,6 +164,7 @@ _SPECS: tuple[OperatorSpec, ...] = (
             Param("lam", "", 0.002, 0.2, 0.02, "smoothing weight: larger flattens more",
                   test_values=(0.002, 0.0043, 0.02, 0.093, 0.2)),
         ),
+        context="image",
     ),
     OperatorSpec(
         "wls",
@@ -210,6 +220,7 @@ _SPECS: tuple[OperatorSpec, ...] = (
             Param("detail", "x", 2.0, 8.0, 4.0, "detail amplification factor",
                   test_values=(2.0, 3.0, 5.0, 7.0, 8.0)),
         ),
+        context="image",
         extra={"sigma_r": 0.1},
     ),
     OperatorSpec(
@@ -223,6 +234,7 @@ _SPECS: tuple[OperatorSpec, ...] = (
         "filter",
         "Local Laplacian tone remapping: compresses range, boosts local contrast",
         "paramops.operators.laplacian:llf_remap",
+        context="image",
     ),
     OperatorSpec(
         "wls_enhance",
@@ -235,12 +247,14 @@ _SPECS: tuple[OperatorSpec, ...] = (
         "filter",
         "Local Laplacian style transfer toward a shipped exemplar photograph",
         "paramops.operators.laplacian:style_transfer",
+        context="image",
     ),
     OperatorSpec(
         "pencil",
         "filter",
         "Pencil drawing (Lu et al. 2012): strokes plus pencil-texture tone",
         "paramops.operators.stylize:pencil_drawing",
+        context="image",
     ),
     OperatorSpec(
         "sr",

@@ -42,6 +42,7 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> tuple[np.ndarr
             config.data.pairs_per_op,
             patch=config.data.patch,
             margin=config.data.margin,
+            whole_photo=config.data.whole_photo,
             names=encoding.params[op],
             fixed=config.fixed.get(op, {}),
             seed=config.train.seed * 1000 + index,

@@ -1,11 +1,14 @@
 """Training-pair synthesis with an on-disk cache.
 
-The reference operators are slow and several are global (WLS, L0, RTV), so a
-pair is made by running the operator on a crop with a margin around it and
-keeping only the centre: the patch then sees the same context it would inside
-a whole photo. Filters map the clean crop to its filtered version; restoration
-operators run the other way: the degraded crop is the input and the clean crop
-the target.
+The reference operators are slow and several reach far (WLS, RTV), so a pair
+is made by running the operator on a crop with a margin around it and keeping
+only the centre: the patch then sees the context it would inside a whole
+photo. That fails for operators whose registry ``context`` is ``"image"``
+(histogram matching, value-range normalisation, pyramids as deep as the
+image): with ``whole_photo`` they run on the whole photo and several patches
+are cut from each run, so the targets are what the operator gives a user.
+Filters map the clean patch to its filtered version; restoration operators run
+the other way: the degraded patch is the input and the clean patch the target.
 
 Pairs are stored as uint8 in one ``.npz`` file per (operator, sampling
 signature, patch geometry, seed); rounding to 8 bits caps the attainable PSNR
@@ -30,6 +33,9 @@ from paramops.operators.registry import get_operator
 from paramops.training.sampling import sample_params
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+# Patches cut from each whole-photo run: fewer runs, at the price of fewer
+# parameter draws (300 for 1,200 pairs, still dense on one or two axes).
+PATCHES_PER_PHOTO = 4
 
 
 def cache_dir() -> Path:
@@ -58,9 +64,17 @@ class PairSpec:
     names: tuple[str, ...] | None = None
     fixed: Mapping[str, float] = field(default_factory=dict)
     seed: int = 0
+    whole_photo: bool = False
+
+    @property
+    def runs_whole_photo(self) -> bool:
+        return self.whole_photo and get_operator(self.op).context == "image"
 
     def signature(self, images: Sequence[Path]) -> str:
         payload = asdict(self) | {"images": [p.name for p in images], "fixed": dict(self.fixed), "v": 1}
+        # The flag changes nothing for local operators: leave it out so both settings share their pairs.
+        if not self.runs_whole_photo:
+            del payload["whole_photo"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
@@ -75,24 +89,38 @@ def _load_rgb8(path: Path) -> np.ndarray:
     return np.rint(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def _make_pair(args: tuple[PairSpec, str, int]) -> tuple[np.ndarray, np.ndarray, dict]:
+def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return np.pad(image, ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0)), mode="reflect")
+
+
+def _corner(rng: np.random.Generator, image: np.ndarray, size: int) -> tuple[int, int]:
+    h, w = image.shape[:2]
+    return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+
+
+def _make_pairs(args: tuple[PairSpec, str, int]) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+    """The pairs of one operator run: one crop with its margin, or several patches of a whole photo."""
     spec, path, index = args
     rng = np.random.default_rng([spec.seed, index])
-    image = _load_rgb8(Path(path))
-    size = spec.patch + 2 * spec.margin
-    h, w = image.shape[:2]
-    if h < size or w < size:
-        image = np.pad(image, ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0)), mode="reflect")
-        h, w = image.shape[:2]
-    y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    crop = image[y : y + size, x : x + size]
+    operator = get_operator(spec.op)
+    if spec.runs_whole_photo:
+        source = _pad_to(_load_rgb8(Path(path)), spec.patch)
+        corners = [_corner(rng, source, spec.patch) for _ in range(PATCHES_PER_PHOTO)]
+    else:
+        image = _pad_to(_load_rgb8(Path(path)), spec.patch + 2 * spec.margin)
+        y, x = _corner(rng, image, spec.patch + 2 * spec.margin)
+        source = image[y : y + spec.patch + 2 * spec.margin, x : x + spec.patch + 2 * spec.margin]
+        corners = [(spec.margin, spec.margin)]
     params = sample_params(spec.op, rng, names=spec.names, fixed=spec.fixed)
-    kwargs = {"seed": int(rng.integers(2**31))} if get_operator(spec.op).stochastic else {}
-    processed = reference(crop, spec.op, **params, **kwargs)
-    inner = np.s_[spec.margin : spec.margin + spec.patch, spec.margin : spec.margin + spec.patch]
-    if get_operator(spec.op).family == "restoration":
-        return processed[inner], crop[inner], params
-    return crop[inner], processed[inner], params
+    kwargs = {"seed": int(rng.integers(2**31))} if operator.stochastic else {}
+    processed = reference(source, spec.op, **params, **kwargs)
+    pairs = []
+    for y, x in corners:
+        window = np.s_[y : y + spec.patch, x : x + spec.patch]
+        clean, done = source[window], processed[window]
+        pairs.append((done, clean, params) if operator.family == "restoration" else (clean, done, params))
+    return pairs
 
 
 def make_pairs(
@@ -109,13 +137,15 @@ def make_pairs(
             return dict(cached)
     from tqdm import tqdm
 
-    jobs = [(spec, str(images[i % len(images)]), i) for i in range(spec.count)]
+    runs = -(-spec.count // PATCHES_PER_PHOTO) if spec.runs_whole_photo else spec.count
+    jobs = [(spec, str(images[i % len(images)]), i) for i in range(runs)]
     workers = workers or os.cpu_count() or 1
     with ProcessPoolExecutor(workers) as pool:
-        results = list(
-            tqdm(pool.map(_make_pair, jobs, chunksize=8), total=len(jobs), desc=f"pairs {spec.op}",
+        batches = list(
+            tqdm(pool.map(_make_pairs, jobs, chunksize=8), total=len(jobs), desc=f"pairs {spec.op}",
                  disable=not progress, leave=False)
         )
+    results = [pair for batch in batches for pair in batch][: spec.count]
     names = get_operator(spec.op).param_names
     pairs = {
         "inputs": np.stack([r[0] for r in results]),
