@@ -219,6 +219,21 @@ def _header(data: Path, chosen: Sequence[Path], n_total: int, models: Mapping[st
     return lines
 
 
+def network_summary(net: Mapping[str, object]) -> str:
+    """A checkpoint's network in a few words: architecture, width, tuned place."""
+    return f"{net['arch']}, width {net['width']}" + (f", tuned {net['tuned']}" if net.get("tuned") else "")
+
+
+def training_summary(meta: Mapping[str, object]) -> str:
+    """How a checkpoint was trained, from its metadata: steps, batch, pairs, time, device."""
+    data = meta.get("data") or {}
+    return (
+        f"{meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on {data.get('pairs', '?')} "
+        f"pairs of {data.get('patch', '?')} px from `{data.get('folder', '?')}`, "
+        f"{float(meta.get('train_seconds', 0)) / 3600:.2f} h on {meta.get('device', '?')}"
+    )
+
+
 def _budget(models: Mapping[str, ModelScores], configs: Mapping[str, object]) -> list[str]:
     rows = []
     for name in list(dict.fromkeys([*models, *configs])):
@@ -227,20 +242,14 @@ def _budget(models: Mapping[str, ModelScores], configs: Mapping[str, object]) ->
         if config is not None:
             planned = (
                 f"{config.train.steps} steps x batch {config.train.batch}, {config.data.pairs_per_op} pairs/op "
-                f"of {config.data.patch} px"
+                f"of {config.data.patch} px" + (", whole photos for image-context operators"
+                                                 if config.data.whole_photo else "")
             )
         if entry is not None and entry.ok:
-            meta, net = entry.model.meta, entry.model.config
-            network = f"{net['arch']}, width {net['width']}" + (f", tuned {net['tuned']}" if net.get("tuned") else "")
             params = sum(t.numel() for t in entry.model.net.parameters())
-            data = meta.get("data") or {}
-            trained = (
-                f"{meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on {data.get('pairs', '?')} "
-                f"pairs of {data.get('patch', '?')} px from `{data.get('folder', '?')}`, "
-                f"{float(meta.get('train_seconds', 0)) / 3600:.2f} h on {meta.get('device', '?')}"
-            )
             ops = len(entry.model.operators)
-            rows.append([name, network, f"{params:,}", ops, planned, trained])
+            rows.append([name, network_summary(entry.model.config), f"{params:,}", ops, planned,
+                         training_summary(entry.model.meta)])
         else:
             status = entry.status if entry is not None else NOT_TRAINED
             network = f"{config.model.get('arch')}, width {config.model.get('width')}" if config is not None else "-"

@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from paramops.evaluation.markdown import db, table  # noqa: F401  (the sections import them from here)
-from paramops.evaluation.report import NOT_TRAINED, ModelScores, load_entry, score_model
+from paramops.evaluation.report import (
+    NOT_TRAINED,
+    ModelScores,
+    load_entry,
+    network_summary,
+    score_model,
+    training_summary,
+)
 
 SHIPPED_MODELS = ("decoupled-l0", "single-l0-0.02", "decoupled-rtv")
 ANALYSIS_FOLDER = "analysis"
@@ -137,13 +144,7 @@ def budget(ctx: Context, name: str) -> str:
     """One line on ``name``: how it was trained, or that it is not and how to train it."""
     entry = ctx.model(name)
     if entry.ok:
-        meta = entry.model.meta
-        data = meta.get("data") or {}
-        net = entry.model.config
-        arch = f"{net['arch']} width {net['width']}" + (f", tuned {net['tuned']}" if net.get("tuned") else "")
-        return (f"`{name}`: {arch}, {meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on "
-                f"{data.get('pairs', '?')} pairs/op of {data.get('patch', '?')} px, "
-                f"{float(meta.get('train_seconds', 0)) / 3600:.2f} h on {meta.get('device', '?')}")
+        return f"`{name}`: {network_summary(entry.model.config)}; {training_summary(entry.model.meta)}"
     if entry.status != NOT_TRAINED:
         return f"`{name}`: {entry.status}"
     config = ctx.config(name)
