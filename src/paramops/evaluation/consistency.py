@@ -11,28 +11,31 @@ any network trained on such crops can reach against the whole-image result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from paramops.evaluation.metrics import psnr
 from paramops.operators.reference import reference
 
 
-def tiled_reference(image: np.ndarray, op: str, *, patch: int = 64, margin: int = 16, **params: float) -> np.ndarray:
-    """``op`` run tile by tile: each ``patch`` x ``patch`` tile sees ``margin`` px of context.
+def tiled(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, patch: int = 64,
+          margin: int = 16) -> np.ndarray:
+    """``process`` run tile by tile: each ``patch`` x ``patch`` tile sees ``margin`` px of context.
 
     Parameters
     ----------
-    image : ndarray of uint8, shape (H, W, 3)
-    op : str
-        A deterministic operator (restorations draw noise per call).
+    image : ndarray, shape (H, W, 3)
+    process : callable
+        Maps a window of ``image`` to an array of the same shape and dtype: a
+        deterministic operator (restorations draw noise per call) or a network.
     patch, margin : int
         Tile size and context on each side, in pixels; ``patch >= 1``, ``margin >= 0``.
-    **params
-        The operator's parameters.
+        Windows are reflected at the image border.
 
     Returns
     -------
-    ndarray of uint8, shape (H, W, 3)
+    ndarray, like ``image``
     """
     if patch < 1 or margin < 0:
         raise ValueError(f"need patch >= 1 and margin >= 0, got patch={patch}, margin={margin}")
@@ -42,12 +45,12 @@ def tiled_reference(image: np.ndarray, op: str, *, patch: int = 64, margin: int 
     for y in range(0, h, patch):
         for x in range(0, w, patch):
             window = padded[y : y + patch + 2 * margin, x : x + patch + 2 * margin]
-            tile = reference(window, op, **params)[margin : margin + patch, margin : margin + patch]
-            out[y : y + patch, x : x + patch] = tile[: h - y, : w - x]
+            done = process(window)[margin : margin + patch, margin : margin + patch]
+            out[y : y + patch, x : x + patch] = done[: h - y, : w - x]
     return out
 
 
 def crop_consistency(image: np.ndarray, op: str, *, patch: int = 64, margin: int = 16, **params: float) -> float:
-    """PSNR (dB) of :func:`tiled_reference` against ``op`` on the whole ``image``."""
-    whole = reference(image, op, **params)
-    return psnr(tiled_reference(image, op, patch=patch, margin=margin, **params), whole)
+    """PSNR (dB) of ``op`` run by :func:`tiled` against ``op`` on the whole ``image``."""
+    pieces = tiled(image, lambda window: reference(window, op, **params), patch=patch, margin=margin)
+    return psnr(pieces, reference(image, op, **params))

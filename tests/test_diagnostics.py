@@ -1,0 +1,41 @@
+"""The diagnostic scripts behind docs/crop_consistency.md and docs/window_statistics.md."""
+
+from __future__ import annotations
+
+import pytest
+from skimage import data as samples
+
+from paramops.io import write_image
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "val"
+    folder.mkdir()
+    write_image(folder / "set5_a.png", samples.astronaut()[:40, :48])
+    write_image(folder / "other.png", samples.coffee()[:40, :40])
+    return folder
+
+
+def test_window_statistics_scores_whole_and_windowed_runs(images, tmp_path, save_tiny_model, load_script):
+    save_tiny_model(tmp_path / "tiny.pt", ("wls", "denoise"), arch="tunable")
+    out = tmp_path / "window.md"
+    assert load_script("window_statistics").main(
+        ["--model", str(tmp_path / "tiny.pt"), "--data", str(images), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "1 from `val/` matching `set5_*`" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"operator", "wls", "denoise"}
+    assert rows["wls"].rstrip(" |").endswith("-")  # no input baseline for a filter
+    assert not rows["denoise"].rstrip(" |").endswith("-")
+
+
+def test_crop_consistency_lists_every_filter_with_its_context(images, tmp_path, load_script):
+    from paramops.operators.registry import OPERATORS
+
+    out = tmp_path / "consistency.md"
+    assert load_script("crop_consistency").main(["--data", str(images), "--margins", "8", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "operator" not in line]
+    filters = [name for name, spec in OPERATORS.items() if spec.family == "filter"]
+    assert sorted({row.split(" | ")[0].strip("| ") for row in rows}) == sorted(filters)
+    assert any("| style | - | image |" in row for row in rows)
