@@ -18,6 +18,7 @@ lives outside the repository (``PARAMOPS_CACHE`` or ``~/.cache/paramops``).
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -42,14 +43,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PARAMOPS_CACHE", Path.home() / ".cache" / "paramops"))
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """The image files directly inside ``folder``, sorted; ``ValueError`` if there are none."""
+def list_images(folder: str | os.PathLike, match: str | None = None) -> list[Path]:
+    """The image files directly inside ``folder``, sorted, whose names match the glob ``match`` if given.
+
+    ``ValueError`` if there are none.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"image folder {folder} does not exist")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    if match is not None:
+        files = [p for p in files if fnmatch.fnmatch(p.name, match)]
+        if not files:
+            raise ValueError(f"no image in {folder} matches {match!r}")
     return files
 
 

@@ -9,7 +9,6 @@ appears; each section says which command and which images produced it.
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import os
 import re
 import shutil
@@ -121,9 +120,7 @@ def write_analysis(
         raise ValueError(f"unknown analysis {', '.join(unknown)}; choose from {', '.join(ANALYSES)}")
     data, out = Path(data), Path(out)
     files = list_images(data)
-    chosen = [p for p in files if match is None or fnmatch.fnmatch(p.name, match)]
-    if not chosen:
-        raise ValueError(f"no image in {data} matches {match!r}")
+    chosen = list_images(data, match)
     path = out / DOC_NAME
     kept = existing_sections(path.read_text()) if path.is_file() else {}
     shown = ", ".join(p.stem for p in chosen[:5]) + (", ..." if len(chosen) > 5 else "")
