@@ -345,7 +345,7 @@ def exact_reference(image: np.ndarray, op: str, **params: float) -> np.ndarray:
     """
     from paramops.image import from_working, to_working
     from paramops.operators.reference import reference
-    from paramops.service.slices import intensity_mode
+    from paramops.service.slices import mapped_range
 
-    working, layout = to_working(image, intensity=intensity_mode(image))
+    working, layout = to_working(image, value_range=mapped_range(image))
     return from_working(reference(np.clip(working, 0.0, 1.0), op, **params), layout)

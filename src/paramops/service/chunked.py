@@ -48,13 +48,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from paramops.image import Layout, check_image, intensity_range, to_working
+from paramops.image import Layout, check_image, to_working
 from paramops.models.base import Norm, receptive_radius, run_ops, scales_of
 from paramops.models.layers import Stats
 from paramops.models.tiling import Window, even_up, inner, tile_windows
 from paramops.models.wrapper import ParamModel, default_device
 from paramops.operators.registry import get_operator
-from paramops.service.slices import OutputWriter, intensity_mode
+from paramops.service.slices import OutputWriter, mapped_range
 from paramops.service.trunk import _input_crop
 
 # Side of the square tiles, in pixels.
@@ -314,21 +314,20 @@ class ChunkPlan:
             height, width = self.shape[:2]
             if tuple(origin) != (0, 0) or block.shape[:2] != (height, width) or window != (0, height, 0, width):
                 raise ValueError("without statistics, the block and the window must be the whole plane")
-            color = self.color(block)
-            value_range, norms = intensity_range(color, intensity_mode(color)), {}
+            mapped, norms = mapped_range(block), {}
         else:
-            value_range, norms = statistics.value_range, statistics.norms
+            mapped, norms = statistics.value_range, statistics.norms
         y0, y1, x0, x1 = window
         core, crop = self.render_crop(window)
         oy, ox = origin
         with _torch_slot(rt.device), torch.inference_mode():
-            view = self._view(rt, block, origin, value_range)
+            view = self._view(rt, block, origin, mapped)
             h, _ = run_ops(self.net.ops, self._input(rt, view, crop), (), rt.weights, rt.affines,
                            norm_stats=rt.stats(norms))
             values = inner(h, core, crop, 1)[0, :, : y1 - y0, : x1 - x0]
             values = values + view[..., y0:y1, x0:x1][0] if self.net.residual else values + 0.5
             alpha = block[y0 - oy : y1 - oy, x0 - ox : x1 - ox, 3] if self.has_alpha else None
-            layout = Layout(self.dtype, (y1 - y0, x1 - x0, *self.shape[2:]), *value_range, alpha)
+            layout = Layout(self.dtype, (y1 - y0, x1 - x0, *self.shape[2:]), *mapped, alpha)
             writer = OutputWriter(layout)
             out = writer.allocate((0, y1 - y0, 0, x1 - x0))
             writer.write(values, out)

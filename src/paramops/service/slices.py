@@ -94,15 +94,19 @@ def intensity_mode(plane: np.ndarray) -> Intensity:
     return "percentile"
 
 
+def mapped_range(plane: np.ndarray) -> tuple[float, float]:
+    """The values of ``plane`` that map to [0, 1]: its colour's range in :func:`intensity_mode` (alpha left out)."""
+    color = plane[..., :3] if plane.ndim == 3 and plane.shape[2] == 4 else plane
+    return intensity_range(color, intensity_mode(color))
+
+
 def to_network(plane: np.ndarray, device: torch.device) -> tuple[torch.Tensor, Layout]:
     """The (1, 3, H, W) float32 network input in [0, 1] on ``device``, and the layout to map back.
 
     Values outside the mapped range (the 0.1 % tails of percentile-mapped
     data) are clipped, as the networks were trained on [0, 1] images.
     """
-    color = plane[..., :3] if plane.ndim == 3 and plane.shape[2] == 4 else plane  # alpha is no intensity
-    value_range = intensity_range(color, intensity_mode(color))
-    rgb, layout = to_working(plane, value_range=value_range)
+    rgb, layout = to_working(plane, value_range=mapped_range(plane))
     x = torch.from_numpy(rgb).to(device).permute(2, 0, 1).clamp_(0.0, 1.0).contiguous()[None]
     return x, layout
 
