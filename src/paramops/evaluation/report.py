@@ -521,8 +521,8 @@ UNSEEN_COLUMNS = ("unseen-l0", "decoupled-l0", "default")
 
 def _unseen(models: Mapping[str, ModelScores]) -> list[str]:
     rows = []
-    for value, single, fixed in zip(paper.UNSEEN_LAMS, paper.UNSEEN_SINGLE_PSNR, paper.UNSEEN_FIXED_PSNR):
-        ours = _unseen_value(value)
+    for value, ours, single, fixed in zip(paper.UNSEEN_LAMS, unseen_lams(), paper.UNSEEN_SINGLE_PSNR,
+                                          paper.UNSEEN_FIXED_PSNR):
         held = "**yes**" if value in paper.UNSEEN_HELD_OUT else "no"
         rows.append([f"{ours:g}", held, db(single), db(fixed), *(models[n].cell("l0", ours) for n in UNSEEN_COLUMNS)])
     return [
@@ -538,17 +538,17 @@ def _unseen(models: Mapping[str, ModelScores]) -> list[str]:
     ]
 
 
-def _unseen_value(value: float) -> float:
-    """Our lam for one of Table XIV's: the registry's test value where the paper printed a rounded one."""
-    near = paper.lookup({v: v for _, v in test_points("l0")}, value, rel=0.01)
-    return value if near is None else near
+def unseen_lams() -> list[float]:
+    """Table XIV's lam values as we score them: the registry's test value where the paper printed a rounded one."""
+    standard = {v: v for _, v in test_points("l0")}
+    return [paper.lookup(standard, value, rel=0.01) or value for value in paper.UNSEEN_LAMS]
 
 
 def unseen_points() -> dict[str, list[tuple[str, float]]]:
     """The Table XIV lam values that are not already l0 test points."""
     standard = {v for _, v in test_points("l0")}
     param = get_operator("l0").params[0].name
-    return {"l0": [(param, v) for v in map(_unseen_value, paper.UNSEEN_LAMS) if v not in standard]}
+    return {"l0": [(param, v) for v in unseen_lams() if v not in standard]}
 
 
 def _restoration(models: Mapping[str, ModelScores]) -> list[str]:

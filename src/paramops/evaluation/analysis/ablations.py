@@ -22,7 +22,7 @@ from paramops.evaluation.analysis.context import (
 )
 from paramops.evaluation.analysis.head_cost import head_cost
 from paramops.evaluation.evaluate import test_points
-from paramops.evaluation.report import unseen_points
+from paramops.evaluation.report import unseen_lams, unseen_points
 from paramops.operators.registry import get_operator
 
 RTV_MODELS = {1: "rtv-params-1", 2: "rtv-params-2", 3: "rtv-params-3", 4: "decoupled-rtv"}
@@ -228,12 +228,6 @@ def fc_section(ctx: Context) -> list[str]:
 # --- 6.6 unseen parameter values -----------------------------------------------------------------------------
 
 
-def _our_lam(value: float) -> float:
-    """The registry's test value where the paper printed a rounded one (0.0928 for 0.093), else ``value``."""
-    near = paper.lookup({v: v for _, v in test_points("l0")}, value, rel=0.01)
-    return value if near is None else near
-
-
 def interpolation_gaps(lams, psnr, seen) -> dict[float, float]:
     """For each unseen lam between two seen ones: its PSNR minus the PSNR interpolated (in log lam) from them."""
     known = [(math.log(v), q) for v, q, s in zip(lams, psnr, seen) if s and q is not None]
@@ -261,7 +255,7 @@ def unseen_section(ctx: Context) -> list[str]:
     fixed, ranged = ctx.scored(UNSEEN_MODEL, extra), ctx.scored(RANGE_MODEL, extra)
     trained = (fixed.model.meta.get("fixed") or {}).get("l0", {}).get("lam") if fixed.ok else None
     trained = [float(v) for v in trained] if isinstance(trained, list) else None
-    ours_lams = [_our_lam(v) for v in paper.UNSEEN_LAMS]
+    ours_lams = unseen_lams()
     if trained is not None:
         seen = [any(abs(v - t) <= 0.01 * t for t in trained) for v in ours_lams]
     else:
