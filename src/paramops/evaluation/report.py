@@ -401,6 +401,14 @@ def _bars_section(models: Mapping[str, ModelScores]) -> list[str]:
         if unmeasured:
             lines.append(f"- Not measurable, the default model does not cover them: {'; '.join(unmeasured)}."
                          " Train it on every operator.")
+        lines += [
+            "",
+            "Two causes common to every bar are measured, not guessed. Five filters give a crop another result",
+            "than the whole image (`docs/crop_consistency.md`); `default` now learns them from whole-photo runs.",
+            "And a model scores higher on the 96 px windows it was trained on than on whole images",
+            "(`docs/window_statistics.md`): instance norm's statistics over small patches are not a whole",
+            "image's, so training on larger patches is the next step (`docs/training.md`).",
+        ]
         lines.append("")
     elif models["default"].ok:
         lines += ["Every bar passes.", ""]
