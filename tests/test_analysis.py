@@ -322,3 +322,11 @@ def test_line_chart_draws_its_series_and_refuses_an_empty_chart():
     with pytest.raises(ValueError, match="no point"):
         charts.line_chart([charts.Series("a", [1, 2], [-1.0, 0.0])], title="t", x_label="x", y_label="y",
                           log_y=True)
+
+
+def test_fc_verdict_compares_the_sign_of_each_variant_with_the_paper():
+    from paramops.evaluation.analysis.ablations import _fc_verdict
+
+    paper_gaps = {"fc2": -1.24, "fc2R": -1.35}
+    assert "reproduces." in _fc_verdict({"fc2": -0.3, "fc2R": -0.1}, paper_gaps)[0]
+    assert "does not reproduce" in " ".join(_fc_verdict({"fc2": 0.28, "fc2R": -0.1}, paper_gaps))
