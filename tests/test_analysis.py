@@ -330,3 +330,10 @@ def test_fc_verdict_compares_the_sign_of_each_variant_with_the_paper():
     paper_gaps = {"fc2": -1.24, "fc2R": -1.35}
     assert "reproduces." in _fc_verdict({"fc2": -0.3, "fc2R": -0.1}, paper_gaps)[0]
     assert "does not reproduce" in " ".join(_fc_verdict({"fc2": 0.28, "fc2R": -0.1}, paper_gaps))
+
+
+def test_rtv_verdict_says_whether_more_parameters_cost_quality():
+    from paramops.evaluation.analysis.ablations import _rtv_verdict
+
+    assert "cost nothing" in _rtv_verdict([28.99, 29.62, 29.46, 29.88])
+    assert "cost 1.00 dB" in _rtv_verdict([30.0, 29.5, 29.2, 29.0])
