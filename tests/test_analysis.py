@@ -337,3 +337,13 @@ def test_rtv_verdict_says_whether_more_parameters_cost_quality():
 
     assert "cost nothing" in _rtv_verdict([28.99, 29.62, 29.46, 29.88])
     assert "cost 1.00 dB" in _rtv_verdict([30.0, 29.5, 29.2, 29.0])
+
+
+def test_tuned_verdict_checks_the_papers_three_findings():
+    from paramops.evaluation import paper
+    from paramops.evaluation.analysis.ablations import TUNED, _tuned_verdict
+
+    theirs = {t: paper.TUNED_LAYER_AVERAGE_PSNR[paper.TUNED_LAYER_NAMES[t]] for t in TUNED}
+    assert all("does not reproduce" not in line for line in _tuned_verdict(theirs))
+    flipped = {t: -q for t, q in theirs.items()}
+    assert all("does not reproduce" in line for line in _tuned_verdict(flipped))

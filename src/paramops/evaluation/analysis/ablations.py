@@ -108,6 +108,31 @@ def _cost_net(ctx: Context, name: str):
     return build_model(config.model_config()).eval(), config.encoding()
 
 
+def _tuned_verdict(quality: dict[str, float]) -> list[str]:
+    """The paper's three findings of Table XII, each checked against our mean PSNR per tuned place."""
+    theirs = {t: paper.TUNED_LAYER_AVERAGE_PSNR[paper.TUNED_LAYER_NAMES[t]] for t in TUNED}
+    depth = ("norm1", "norm7", "norm14", "norm19")
+
+    def trend(q: dict[str, float]) -> str:
+        return ", ".join(f"{q[t]:.2f}" for t in depth)
+
+    falls = quality["norm1"] > quality["norm19"]
+    conv_gain, paper_conv_gain = quality["conv"] - quality["norm19"], theirs["conv"] - theirs["norm19"]
+    best, paper_best = max(quality, key=quality.get), max(theirs, key=theirs.get)
+    return [
+        f"- Deeper tuned norms (norm1, 7, 14, 19): the paper's quality falls with depth ({trend(theirs)} dB); ours "
+        + (f"falls too ({trend(quality)})." if falls else
+           f"rises ({trend(quality)}): **does not reproduce**. A likely reason, not tested: in a short training"
+           " the layers far from the loss move least, so predicting them helps least; the paper's networks are"
+           " trained to convergence."),
+        f"- Conv weights against norm parameters at layer 19: conv is {conv_gain:+.2f} dB over norm19"
+        f" (paper {paper_conv_gain:+.2f})" + (": reproduces." if (conv_gain > 0) == (paper_conv_gain > 0)
+                                              else ": **does not reproduce**."),
+        f"- Best place: ours `{best}`, the paper's `{paper_best}`"
+        + (": reproduces." if best == paper_best else ": **does not reproduce**."),
+    ]
+
+
 def tuned_section(ctx: Context) -> list[str]:
     import torch
 
@@ -179,6 +204,8 @@ def tuned_section(ctx: Context) -> list[str]:
                            charts.PALETTE[0], line=False, notes=trained)],
             title="Quality against the cost of a parameter change", x_label="head share of conv MACs (%)",
             y_label="PSNR (dB)", log_x=True))
+    if all(t in quality for t in TUNED):
+        lines += [*_tuned_verdict(quality), ""]
     ctx.write_figure("tuned", charts.stack(figure) if figure else None)
     if figure:
         lines += [ctx.figure_link("tuned", "tuned-layer ablation"), ""]
