@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python scripts/window_statistics.py                       # default model, Set5
-    .venv/bin/python scripts/window_statistics.py --model weights/analysis/tuned-conv_in.pt
+    .venv/bin/python scripts/window_statistics.py --models default weights/analysis/tuned-conv_in.pt
 
 The networks normalise their features with instance norm, whose statistics
 come from the whole input. Training sees 64 px patches, a user's image is
@@ -24,7 +24,7 @@ import paramops
 from paramops.evaluation.consistency import tiled
 from paramops.evaluation.markdown import db, generated_header, table
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.report import machine
+from paramops.evaluation.report import machine, training_summary
 from paramops.io import read_image
 from paramops.operators.reference import reference
 from paramops.operators.registry import get_operator
@@ -47,9 +47,28 @@ def scores(model, image: np.ndarray, op: str) -> tuple[float, float, float | Non
     return psnr(whole, target), psnr(pieces, target), baseline
 
 
+def model_table(name: str, images: list[np.ndarray]) -> list[str]:
+    """A heading and one row per operator of model ``name``: whole, windows, their gap, the input's PSNR."""
+    model = paramops.load_model(name)
+    rows = []
+    for op in model.operators:
+        whole, pieces, baseline = zip(*(scores(model, im, op) for im in images))
+        whole, pieces = float(np.mean(whole)), float(np.mean(pieces))
+        baseline = None if baseline[0] is None else float(np.mean(baseline))
+        rows.append([op, db(whole), db(pieces), f"{pieces - whole:+.2f}", db(baseline)])
+        print(name, *rows[-1], flush=True)
+    return [
+        f"### `{Path(name).stem}`",
+        "",
+        f"Trained: {training_summary(model.meta)}.",
+        "",
+        *table(["operator", "whole", "windows", "windows - whole", "input (restorations)"], rows),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="default", help="shipped model name or checkpoint path")
+    parser.add_argument("--models", nargs="+", default=["default"], help="shipped model names or checkpoint paths")
     parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
     parser.add_argument("--match", default="set5_*", help="glob over image names (default Set5)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "window_statistics.md")
@@ -59,30 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     images = [read_image(p)[..., :3] for p in paths]
-    model = paramops.load_model(args.model)
-    rows = []
-    for op in model.operators:
-        whole, pieces, baseline = zip(*(scores(model, im, op) for im in images))
-        whole, pieces = float(np.mean(whole)), float(np.mean(pieces))
-        baseline = None if baseline[0] is None else float(np.mean(baseline))
-        rows.append([op, db(whole), db(pieces), f"{pieces - whole:+.2f}", db(baseline)])
-        print(*rows[-1], flush=True)
     info = machine()
     lines = [
         *generated_header("Whole image vs training-sized windows",
-                          f"python scripts/window_statistics.py --model {args.model}", [
-            f"Model: `{args.model}`; images: {len(images)} from `{args.data.name}/` matching `{args.match}`.",
+                          f"python scripts/window_statistics.py --models {' '.join(args.models)}", [
+            f"Images: {len(images)} from `{args.data.name}/` matching `{args.match}`.",
             f"Machine: {info['platform']}; {info['cpu']}.",
         ]),
         "PSNR (dB) against the target (the reference operator's output on the whole image; the clean",
         "image for restorations) at each operator's default parameters, averaged over the images. *Whole*:",
         "the model run on the whole image, as users run it. *Windows*: run on each 64 px tile inside a",
-        "96 px window, the geometry of the training pairs, so instance norm sees statistics like the",
-        "ones it was trained with. The windowed run has seams and is no way to use the model; its gain",
-        "measures what training on patches far smaller than the images costs.",
+        "96 px window, the geometry of 64 px training pairs, so instance norm sees statistics like the ones",
+        "such a model was trained with. The windowed run has seams and is no way to use a model; a gain",
+        "there says the model is tuned to its training patches' statistics. What that means for quality is",
+        "in docs/training.md.",
         "",
-        *table(["operator", "whole", "windows", "windows - whole", "input (restorations)"], rows),
     ]
+    for name in args.models:
+        lines += model_table(name, images)
     args.out.write_text("\n".join(lines))
     print(args.out)
     return 0

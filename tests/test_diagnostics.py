@@ -19,11 +19,15 @@ def images(tmp_path):
 
 def test_window_statistics_scores_whole_and_windowed_runs(images, tmp_path, save_tiny_model, load_script):
     save_tiny_model(tmp_path / "tiny.pt", ("wls", "denoise"), arch="tunable")
+    save_tiny_model(tmp_path / "other.pt", ("l0",))
     out = tmp_path / "window.md"
     assert load_script("window_statistics").main(
-        ["--model", str(tmp_path / "tiny.pt"), "--data", str(images), "--out", str(out)]) == 0
+        ["--models", str(tmp_path / "tiny.pt"), str(tmp_path / "other.pt"), "--data", str(images),
+         "--out", str(out)]) == 0
     text = out.read_text()
     assert "1 from `val/` matching `set5_*`" in text
+    assert "### `other`" in text and "pairs of 32 px" in text
+    text = text.split("### `other`")[0]
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert set(rows) == {"operator", "wls", "denoise"}
     assert rows["wls"].rstrip(" |").endswith("-")  # no input baseline for a filter
