@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         "PSNR (dB) of the operator run tile by tile, each tile with a margin of context, against the",
         "operator run on the whole image, averaged over the images. It bounds what a network trained on",
         "pairs cut from such crops can score against the whole-image result. Operators whose registry",
-        "`context` is `image` are trained on patches cut from whole-photo runs (`data.whole_photo` in a",
-        "config; `configs/default.yaml` sets it).",
+        "`context` is `image` can be trained on patches cut from whole-photo runs (`data.whole_photo` in a",
+        "config; see docs/training.md for what that did).",
         "",
         *table(["operator", "value", "context", *(f"margin {m} px" for m in args.margins)], rows),
     ]

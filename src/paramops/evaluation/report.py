@@ -403,11 +403,11 @@ def _bars_section(models: Mapping[str, ModelScores]) -> list[str]:
                          " Train it on every operator.")
         lines += [
             "",
-            "Two causes common to every bar are measured, not guessed. Five filters give a crop another result",
-            "than the whole image (`docs/crop_consistency.md`); `default` now learns them from whole-photo runs.",
-            "And a model scores higher on the 96 px windows it was trained on than on whole images",
-            "(`docs/window_statistics.md`): instance norm's statistics over small patches are not a whole",
-            "image's, so training on larger patches is the next step (`docs/training.md`).",
+            "Two suspected causes common to many bars were measured and, at this budget, ruled out: training",
+            "pairs cut from crops where five filters give a crop another result than the whole image",
+            "(`docs/crop_consistency.md`), and instance norm's statistics over 64 px patches, not a whole",
+            "image's (`docs/window_statistics.md`). Fixing either alone did not raise whole-image quality",
+            "(`docs/training.md`, third session), which leaves capacity and training length.",
         ]
         lines.append("")
     elif models["default"].ok:
