@@ -5,8 +5,8 @@ Training pairs are cut from small crops unless the operator's registry
 cut into ``patch``-sized tiles, each tile is processed with ``margin`` pixels
 of context around it (reflected at the image border), and the stitched tile
 centres are compared with the operator run on the whole image. A local
-operator scores near the 8-bit ceiling; a low score is an upper bound on what
-any network trained on such crops can reach against the whole-image result.
+operator scores near the 8-bit ceiling; a low score says that training
+targets made on such crops teach another operator than the whole-image one.
 """
 
 from __future__ import annotations
