@@ -517,3 +517,11 @@ def test_cli_bench_prints_the_figures(capsys, monkeypatch):
     for name in ("trunk_ms", "head_ms", "region_ms", "forward_ms"):
         assert result[name] > 0
     assert main(["bench", "--repeat", "0"]) == 2
+
+
+def test_the_mapped_range_ignores_alpha():
+    from paramops.service.slices import intensity_mode, mapped_range
+
+    rgba = np.concatenate([np.full((4, 5, 3), 0.25, np.float32), np.full((4, 5, 1), 255.0, np.float32)], axis=2)
+    assert intensity_mode(rgba) == "dtype"
+    assert mapped_range(rgba) == (0.0, 1.0)

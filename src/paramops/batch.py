@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
+from paramops.image import color_values
 from paramops.service import percentiles
 from paramops.service.slices import check_array, infer_rgb, leading_shape
 
@@ -56,14 +57,14 @@ class Source:
 # -- the tasks: module-level functions of picklable arguments --------------------------------------
 
 
-def _range_first(plan, source: Source, index, window):
-    return percentiles.first_pass(plan.color(source.read(index, window)))
+def _range_first(source: Source, index, window):
+    return percentiles.first_pass(color_values(source.read(index, window)))
 
 
-def _range_refine(plan, source: Source, index, window, state):
+def _range_refine(source: Source, index, window, state):
     if not state.needs_percentiles:  # the dtype's range applies: nothing to read
         return {}
-    return percentiles.refine(plan.color(source.read(index, window)), state)
+    return percentiles.refine(color_values(source.read(index, window)), state)
 
 
 def _moments(plan, source: Source, index, window, crop, norm, statistics, value_range):
@@ -162,12 +163,12 @@ class Job:
         if plan.dtype == np.uint8:
             return (0.0, 255.0)
         windows = self.tiles
-        parts = [self._task("range", _range_first, self._plan, self._source, index, w) for w in windows]
+        parts = [self._task("range", _range_first, self._source, index, w) for w in windows]
         state = self._task("range-merge", percentiles.merge_first, plan.dtype.str,
                            self._tree("range-combine", percentiles.combine_first, parts))
         self._step(index, state)
         for _ in range(percentiles.refine_passes(plan.dtype)):
-            parts = [self._task("range-refine", _range_refine, self._plan, self._source, index, w, state)
+            parts = [self._task("range-refine", _range_refine, self._source, index, w, state)
                      for w in windows]
             state = self._task("range-merge", percentiles.merge_refine, state,
                                self._tree("range-combine", percentiles.combine_refine, parts))

@@ -63,6 +63,11 @@ def check_image(image: np.ndarray, *, min_size: int = 2) -> np.ndarray:
     return image
 
 
+def color_values(image: np.ndarray) -> np.ndarray:
+    """``image`` without its alpha channel (the fourth of (H, W, 4)): the values an intensity range is taken over."""
+    return image[..., :3] if image.ndim == 3 and image.shape[-1] == 4 else image
+
+
 def intensity_range(image: np.ndarray, intensity: Intensity = "dtype") -> tuple[float, float]:
     """The value range that maps to [0, 1].
 
@@ -72,8 +77,7 @@ def intensity_range(image: np.ndarray, intensity: Intensity = "dtype") -> tuple[
     An alpha channel (the fourth of (H, W, 4)) is passed through, not mapped,
     so it does not count.
     """
-    if image.ndim == 3 and image.shape[-1] == 4:
-        image = image[..., :3]
+    image = color_values(image)
     if intensity == "percentile" and image.dtype != np.uint8:
         lo, hi = (float(v) for v in np.percentile(image, PERCENTILES))
         if hi > lo:

@@ -31,7 +31,7 @@ the plane.
 
 The methods take numpy blocks of the plane, read by the caller, and return
 small numpy results or output blocks in the plane's dtype; a
-:class:`ChunkPlan` pickles (the network as its weights), so any scheduler can
+:class:`ChunkPlan` pickles with its network, so any scheduler can
 run them on any machine. :mod:`paramops.batch` builds the dask graphs.
 """
 
@@ -48,13 +48,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from paramops.image import Layout, check_image, to_working
+from paramops.image import Layout, check_image
 from paramops.models.base import Norm, receptive_radius, run_ops, scales_of
 from paramops.models.layers import Stats
 from paramops.models.tiling import Window, even_up, inner, tile_windows
 from paramops.models.wrapper import ParamModel, default_device
 from paramops.operators.registry import get_operator
-from paramops.service.slices import OutputWriter, mapped_range
+from paramops.service.slices import OutputWriter, mapped_range, to_network
 from paramops.service.trunk import _input_crop
 
 # Side of the square tiles, in pixels.
@@ -253,10 +253,6 @@ class ChunkPlan:
     def has_alpha(self) -> bool:
         return len(self.shape) == 3 and self.shape[2] == 4
 
-    def color(self, block: np.ndarray) -> np.ndarray:
-        """The block's colour values, what the value range is taken over (alpha left out)."""
-        return block[..., :3] if self.has_alpha else block
-
     # -- computing ------------------------------------------------------------------------------
 
     def _network(self) -> _Runtime:
@@ -278,9 +274,7 @@ class ChunkPlan:
 
     def _view(self, rt: _Runtime, block: np.ndarray, origin: tuple[int, int],
               value_range: tuple[float, float]) -> _PlaneView:
-        rgb, _ = to_working(block, value_range=value_range)
-        # As paramops.service.slices.to_network: values outside the range are clipped.
-        x = torch.from_numpy(rgb).to(rt.device).permute(2, 0, 1).clamp_(0.0, 1.0).contiguous()[None]
+        x, _ = to_network(block, rt.device, value_range)
         return _PlaneView(x, tuple(origin), self.shape[:2])
 
     def moments(self, block: np.ndarray, origin: tuple[int, int], window: Window, crop: Window, norm: int,
@@ -339,10 +333,9 @@ class ChunkPlan:
     def fingerprint(self) -> str:
         """A digest of everything the output depends on: weights, parameter vector, plane shape, dtype, tiles."""
         if self._fingerprint is None:
-            from paramops.models.checkpoint import checksum
+            from paramops.models.checkpoint import weights_digest
 
-            texts = [json.dumps(self.net.config, sort_keys=True), json.dumps(self.encoding.to_config(), sort_keys=True)]
-            digest = hashlib.sha256(checksum(*texts, "", self.net.state_dict()).encode())
+            digest = hashlib.sha256(weights_digest(self.net, self.encoding).encode())
             digest.update(json.dumps([self.op, self.params, self.shape, self.dtype.str, self.tile]).encode())
             digest.update(self.p.tobytes())
             self._fingerprint = digest.hexdigest()

@@ -24,7 +24,7 @@ patterns with the sign folded in), so they are exact: uint16 and float16 need
 the first pass only, float32 one more, float64 three more. The interpolation
 between the order statistics repeats numpy's ``percentile`` (method
 ``"linear"``) operation for operation, so the range equals
-``intensity_range(plane, intensity_mode(plane))`` bit for bit.
+:func:`paramops.service.slices.mapped_range` of the whole plane bit for bit.
 
 Blocks are numpy arrays of the plane's colour values (alpha left out); every
 function returns small, picklable results.

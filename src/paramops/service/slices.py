@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from paramops.image import Intensity, Layout, check_image, intensity_range, to_working
+from paramops.image import Intensity, Layout, check_image, color_values, intensity_range, to_working
 
 Window = tuple[int, int, int, int]  # y0, y1, x0, x1: ends exclusive, image coordinates
 
@@ -86,27 +86,33 @@ def fingerprint(plane: np.ndarray, rgb: bool) -> str:
 
 
 def intensity_mode(plane: np.ndarray) -> Intensity:
-    """``"dtype"`` for 8-bit data and floats inside [0, 1]; ``"percentile"`` for 12/16-bit data and other floats."""
+    """``"dtype"`` for 8-bit data and colour floats inside [0, 1]; ``"percentile"`` for 12/16-bit data and other floats.
+
+    Alpha does not count, as in :func:`paramops.image.intensity_range`.
+    """
     if plane.dtype == np.uint8:
         return "dtype"
-    if plane.dtype.kind == "f" and float(plane.min()) >= 0.0 and float(plane.max()) <= 1.0:
+    color = color_values(plane)
+    if plane.dtype.kind == "f" and float(color.min()) >= 0.0 and float(color.max()) <= 1.0:
         return "dtype"
     return "percentile"
 
 
 def mapped_range(plane: np.ndarray) -> tuple[float, float]:
-    """The values of ``plane`` that map to [0, 1]: its colour's range in :func:`intensity_mode` (alpha left out)."""
-    color = plane[..., :3] if plane.ndim == 3 and plane.shape[2] == 4 else plane
-    return intensity_range(color, intensity_mode(color))
+    """The values of ``plane`` that map to [0, 1]: its colour's range in :func:`intensity_mode`."""
+    return intensity_range(plane, intensity_mode(plane))
 
 
-def to_network(plane: np.ndarray, device: torch.device) -> tuple[torch.Tensor, Layout]:
+def to_network(plane: np.ndarray, device: torch.device,
+               value_range: tuple[float, float] | None = None) -> tuple[torch.Tensor, Layout]:
     """The (1, 3, H, W) float32 network input in [0, 1] on ``device``, and the layout to map back.
 
-    Values outside the mapped range (the 0.1 % tails of percentile-mapped
-    data) are clipped, as the networks were trained on [0, 1] images.
+    ``value_range`` maps to [0, 1] (default :func:`mapped_range` of ``plane``;
+    a tile of a larger plane takes the plane's). Values outside it (the 0.1 %
+    tails of percentile-mapped data) are clipped, as the networks were
+    trained on [0, 1] images.
     """
-    rgb, layout = to_working(plane, value_range=mapped_range(plane))
+    rgb, layout = to_working(plane, value_range=mapped_range(plane) if value_range is None else value_range)
     x = torch.from_numpy(rgb).to(device).permute(2, 0, 1).clamp_(0.0, 1.0).contiguous()[None]
     return x, layout
 
