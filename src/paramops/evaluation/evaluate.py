@@ -137,10 +137,9 @@ class ScoreCache:
     """Scores of one model's weights, on disk under ``<cache>/scores/<digest of the weights>.json``."""
 
     def __init__(self, model) -> None:
-        from paramops.models.checkpoint import checksum
+        from paramops.models.checkpoint import weights_digest
 
-        texts = (json.dumps(model.config, sort_keys=True), json.dumps(model.encoding.to_config(), sort_keys=True), "")
-        self.path = cache_dir() / "scores" / f"{checksum(*texts, model.net.state_dict())[:24]}.json"
+        self.path = cache_dir() / "scores" / f"{weights_digest(model.net, model.encoding)[:24]}.json"
         self.scores = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.dirty = False
 

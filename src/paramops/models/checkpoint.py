@@ -53,6 +53,12 @@ def checksum(config: str, encoding: str, meta: str, state_dict: Mapping[str, tor
     return digest.hexdigest()
 
 
+def weights_digest(net: torch.nn.Module, encoding: ParamEncoding) -> str:
+    """The :func:`checksum` of a network and its encoding without metadata: what its outputs depend on."""
+    texts = (json.dumps(dict(net.config), sort_keys=True), json.dumps(encoding.to_config(), sort_keys=True), "")
+    return checksum(*texts, net.state_dict())
+
+
 def save_checkpoint(
     path: str | os.PathLike, net: torch.nn.Module, encoding: ParamEncoding, *, meta: Mapping | None = None
 ) -> Path:
