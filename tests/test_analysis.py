@@ -218,8 +218,6 @@ def test_added_paper_tables_match_their_printed_averages():
 # --- the document -------------------------------------------------------------------------------------------
 
 
-
-
 def _rows(section: str, first_header: str) -> list[list[str]]:
     lines = section.split(f"| {first_header} |", 1)[1].splitlines()[2:]
     rows = []

@@ -18,8 +18,6 @@ from paramops.training.config import load_config
 SIDE = 40  # test images are SIDE x SIDE, smaller than the figures' crop, so their cells are too
 
 
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, save_tiny_model, load_script) -> tuple[str, Path]:
     from skimage import data as samples

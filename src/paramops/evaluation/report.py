@@ -215,8 +215,8 @@ def _header(data: Path, chosen: Sequence[Path], n_total: int, models: Mapping[st
 
 
 def network_summary(net: Mapping[str, object]) -> str:
-    """A checkpoint's network in a few words: architecture, width, tuned place."""
-    return f"{net['arch']}, width {net['width']}" + (f", tuned {net['tuned']}" if net.get("tuned") else "")
+    """A network config (a checkpoint's or a training config's) in a few words: architecture, width, tuned place."""
+    return f"{net.get('arch')}, width {net.get('width')}" + (f", tuned {net['tuned']}" if net.get("tuned") else "")
 
 
 def training_summary(meta: Mapping[str, object]) -> str:
@@ -247,7 +247,7 @@ def _budget(models: Mapping[str, ModelScores], configs: Mapping[str, object]) ->
                          training_summary(entry.model.meta)])
         else:
             status = entry.status if entry is not None else NOT_TRAINED
-            network = f"{config.model.get('arch')}, width {config.model.get('width')}" if config is not None else "-"
+            network = network_summary(config.model) if config is not None else "-"
             ops = len(config.operators) if config is not None else "-"
             rows.append([name, network, "-", ops, planned, status])
     return [

@@ -9,7 +9,7 @@ Example (``configs/default.yaml``)::
     encoding_layout: code         # or onehot (see paramops.models.encoding)
     fixed: {}                     # e.g. {l0: {lam: 0.02}} for a single-value model
     data: {train: ../shared/data/train, pairs_per_op: 800, patch: 64, margin: 16,
-           whole_photo: true}        # image-context operators run on whole photos
+           whole_photo: false}       # true: image-context operators run on whole photos
     train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0}
 """
 
