@@ -6,7 +6,8 @@ Usage::
     .venv/bin/python scripts/analysis.py --match 'set5_*'         # on Set5 only (faster)
     .venv/bin/python scripts/analysis.py --only unseen tuned      # rerun two sections, keep the others
 
-Analyses: rtv (4.6), erf (6.2), weights (6.3.1), tuned (6.3.2), multipath (6.4), fc (6.5.2), unseen (6.6).
+Analyses: rtv (4.6), erf (6.2), weights (6.3.1), tuned (6.3.2), multipath (6.4), fc (6.5.2), unseen (6.6),
+skip (ours: the long skip, not in the paper).
 Models missing from weights/ or weights/analysis/ are reported as not trained, with the command that trains
 them. Reference outputs are cached on disk (PARAMOPS_CACHE), so reruns are cheap.
 """

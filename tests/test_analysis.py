@@ -345,3 +345,27 @@ def test_tuned_verdict_checks_the_papers_three_findings():
     assert all("does not reproduce" not in line for line in _tuned_verdict(theirs))
     flipped = {t: -q for t, q in theirs.items()}
     assert all("does not reproduce" in line for line in _tuned_verdict(flipped))
+
+
+def test_skip_section_compares_each_pair_and_says_which_are_missing(folders, save_tiny_model):
+    from paramops.evaluation.analysis.document import write_analysis
+
+    images, weights, out = folders
+    save_tiny_model(weights / "analysis" / "restore-w16.pt", ["denoise", "derain"], arch="tunable", dilations=[1])
+    save_tiny_model(weights / "analysis" / "restore-w16-skip.pt", ["denoise", "derain"], arch="tunable",
+                    dilations=[1], skip=True)
+    write_analysis(images, out, weights=weights, only=["skip"], match="set5_*", device="cpu")
+    section = _section((out / "analysis.md").read_text(), "skip")
+    assert f"Not compared, missing: `tuned-conv_in` ({NOT_TRAINED}), `tuned-conv_in-skip` ({NOT_TRAINED})." in section
+    rows = _rows(section, "operator")
+    assert [r[0] for r in rows] == ["denoise 15 (gain)", "denoise 25 (gain)", "denoise 50 (gain)", "derain"]
+    for label, without, with_skip, difference in rows:
+        assert float(difference) == pytest.approx(float(with_skip) - float(without), abs=0.011)
+    assert "With the skip: higher on" in section
+
+
+def test_skip_verdict_counts_wins_and_differences_beyond_one_runs_spread():
+    from paramops.evaluation.analysis.ablations import skip_verdict
+
+    verdict = skip_verdict([("l0", 26.0, 26.5), ("wls", 25.0, 26.0), ("sr 2 (gain)", 0.2, -0.9)])
+    assert "higher on 2 of 3 rows, +0.13 dB on average; 2 row(s) differ by more than the 0.7 dB" in verdict

@@ -20,6 +20,7 @@ NETS = {
     "tunable": {"arch": "tunable"},
     "tunable-norm": {"arch": "tunable", "tuned": "norm"},
     "tunable-conv": {"arch": "tunable", "tuned": "conv"},
+    "tunable-skip": {"arch": "tunable", "skip": True},
     "realtime": {"arch": "tunable", "preset": "realtime", "width": 8, "last_width": 4},
 }
 TUNED = ["norm1", "norm7", "norm14", "norm19", "conv", "conv_in", "conv_out", "norms", "convs"]
@@ -216,11 +217,12 @@ def test_trunk_uses_supplied_statistics():
         assert (net.trunk(x, norm_stats=shifted).h - net.trunk(x).h).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("tuned", ["norm9", "norm5", "conv_in", "conv_out"])
-def test_tiled_trunk_equals_trunk(tuned):
+@pytest.mark.parametrize("tuned, skip", [("norm9", False), ("norm5", False), ("conv_in", False), ("conv_out", False),
+                                         ("norm5", True), ("conv_in", True)])
+def test_tiled_trunk_equals_trunk(tuned, skip):
     # Small dilations keep the receptive field (18 px) well below the image,
     # so the 20-px tiles and their halos are genuine crops.
-    net = make({"arch": "tunable", "tuned": tuned, "dilations": [1, 2]})
+    net = make({"arch": "tunable", "tuned": tuned, "dilations": [1, 2], "skip": skip})
     x = images(2, 64, 57)
     with torch.no_grad():
         whole = net.trunk(x)
@@ -233,6 +235,27 @@ def test_tiled_trunk_equals_trunk(tuned):
     assert len(tiled.tensors()) == len(whole.tensors())
     for a, b in zip(tiled.tensors(), whole.tensors()):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_long_skip_joins_conv2_to_conv18():
+    plain, skipped = make(NETS["tunable"]), make(NETS["tunable-skip"])
+    assert count(plain) == count(skipped)  # the skip adds no weights
+    names = [getattr(op, "name", getattr(op, "kind", None)) for op in skipped.ops]
+    push, add = names.index("push"), len(names) - 1 - names[::-1].index("add")
+    assert names[push - 3 : push] == ["conv2", "norm2", "relu"]
+    assert names[add - 3 : add + 2] == ["conv18", "norm18", "relu", "add", "conv19"]
+    skipped.load_state_dict(plain.state_dict())
+    x, p = images(1, 20, 22), params(1)
+    with torch.no_grad():
+        assert (skipped(x, p) - plain(x, p)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("tuned", ["conv_in", "norm7", "convs"])
+def test_head_of_trunk_equals_forward_with_the_long_skip(tuned):
+    net = make({"arch": "tunable", "tuned": tuned, "skip": True})
+    x, p = images(2, 21, 18), params(2)
+    with torch.no_grad():
+        torch.testing.assert_close(net.head(net.trunk(x), p), net(x, p), atol=1e-5, rtol=1e-4)
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -287,6 +310,7 @@ def test_default_tuned_layer_and_last_norm_alias():
         ({"arch": "decoupled", "preset": "realtime"}, "unknown preset"),
         ({"arch": "tunable", "width": 0}, "width must be a positive integer"),
         ({"arch": "tunable", "dilations": [2, 0]}, "dilations must be"),
+        ({"arch": "tunable", "skip": "yes"}, "skip must be true or false"),
     ],
 )
 def test_bad_configs_are_refused(config, message):

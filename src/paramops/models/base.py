@@ -108,6 +108,7 @@ def build_program(
     blocks: str = "standard",
     expand: int = 2,
     last_width: int | None = None,
+    skip: bool = False,
 ) -> tuple[Op, ...]:
     """The ops of B, ending with the output conv.
 
@@ -127,6 +128,12 @@ def build_program(
     last_width : int, optional
         Output channels of the last hidden conv (conv19); the real-time variant
         uses 64 with ``width=128``. Default ``width``.
+    skip : bool
+        Add conv2's full-resolution features to conv18's upsampled ones (a
+        U-Net-style long skip; not in the paper's B). Without it, everything
+        the output needs at full resolution, such as the detail a smoothing
+        filter keeps or the noise a denoiser removes, must pass through the
+        half-resolution blocks, which a short training does not learn.
     """
     last_width = last_width or width
     ops: list[Op] = []
@@ -141,6 +148,8 @@ def build_program(
 
     layer(in_channels, width)
     layer(width, width)
+    if skip:
+        ops.append(PUSH)
     layer(width, width, stride=2)
     for d in dilations:
         ops.append(PUSH)
@@ -154,6 +163,8 @@ def build_program(
             layer(wide, width, k=1, relu=False)
         ops += [ADD, RELU]
     layer(width, width, k=4, stride=2, transposed=True)
+    if skip:
+        ops.append(ADD)  # both summands follow a ReLU: no ReLU needed after
     layer(width, last_width)
     layer(last_width, IMAGE_CHANNELS, norm=False, relu=False)
     return tuple(ops)
@@ -268,6 +279,7 @@ class BaseNet(nn.Module):
             blocks=config["blocks"],
             expand=config["expand"],
             last_width=config["last_width"],
+            skip=config["skip"],
         )
         self.output_conv = convs_of(self.ops)[-1]
 

@@ -29,6 +29,7 @@ COMMON = {
     "blocks": "standard",
     "expand": 2,
     "last_width": None,  # None: same as width
+    "skip": False,  # conv2 -> conv18 long skip (see build_program); not in the paper
 }
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
@@ -87,8 +88,9 @@ def resolve_config(config: Mapping) -> dict:
     if not isinstance(dilations, (list, tuple)) or not all(isinstance(d, int) and d >= 1 for d in dilations):
         raise ValueError(f"dilations must be a list of positive integers, got {dilations!r}")
     out["dilations"] = list(dilations)
-    if not isinstance(out["residual"], bool):
-        raise ValueError(f"residual must be true or false, got {out['residual']!r}")
+    for key in ("residual", "skip"):
+        if not isinstance(out[key], bool):
+            raise ValueError(f"{key} must be true or false, got {out[key]!r}")
     if out["blocks"] not in BLOCKS:
         raise ValueError(f"blocks must be one of {', '.join(BLOCKS)}, got {out['blocks']!r}")
     if "fc" in out and out["fc"] not in FC_KINDS:
@@ -111,7 +113,7 @@ def build_model(config: Mapping) -> nn.Module:
 
     Keys: ``arch`` ("decoupled", "tunable", "paramchannel"), ``param_dim``,
     ``width``, ``dilations``, ``residual``, ``blocks`` ("standard",
-    "separable"), ``expand``, ``last_width``; for "decoupled" and "tunable"
+    "separable"), ``expand``, ``last_width``, ``skip``; for "decoupled" and "tunable"
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
     ``tuned`` (see :mod:`paramops.models.tunable`) and ``preset`` ("realtime").
     """

@@ -1,7 +1,8 @@
 """Sections that score trained variants.
 
 Several parameters of one operator (4.6), the tuned position (6.3.2), the
-depth of the weight-learning network (6.5.2), unseen parameter values (6.6).
+depth of the weight-learning network (6.5.2), unseen parameter values (6.6),
+and one change of ours to the paper's base network, the long skip.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ FC_MODELS = {"fc1": "decoupled-l0", "fc2": "decoupled-l0-fc2", "fc2R": "decouple
 FC_PAPER = {"fc1": "nume.", "fc2": "nume. (fc2)", "fc2R": "nume. (fc2R)"}
 UNSEEN_MODEL, RANGE_MODEL = "unseen-l0", "decoupled-l0"
 COST_SIDE = 512  # px, the image the head and trunk are timed on
+# (what the pair isolates, without the skip, with it)
+SKIP_PAIRS = (
+    ("eleven filters, width 16, 1,500 steps", "tuned-conv_in", "tuned-conv_in-skip"),
+    ("three restorations, width 16, 1,500 steps", "restore-w16", "restore-w16-skip"),
+    ("all fifteen operators, width 32, 12,000 steps (the shipped default)", "default-noskip", "default"),
+)
+# Two 12,000-step trainings of `default` on the same pairs differed by up to this much on one
+# operator (docs/training.md, third session): one run per variant cannot resolve less.
+RUN_TO_RUN_DB = 0.7
 
 
 def _missing_cell(entry) -> str:
@@ -282,6 +292,69 @@ def fc_section(ctx: Context) -> list[str]:
         lines += [ctx.figure_link("fc", "fc1 / fc2 / fc2R"), ""]
     else:
         ctx.write_figure("fc", None)
+    return lines
+
+
+# --- ours: the long skip ----------------------------------------------------------------------------------------
+
+
+def _skip_quality(entry, op: str, value: float | None) -> float | None:
+    """PSNR for a filter; for a restoration, the gain over the degraded input."""
+    row = entry.row(op, value)
+    if row is None:
+        return None
+    return row["psnr"] - row["input_psnr"] if "input_psnr" in row else row["psnr"]
+
+
+def _skip_rows(plain, skipped) -> list[tuple[str, float, float]]:
+    """(label, without, with): a filter's mean over its test values, a restoration's gain at each."""
+    rows = []
+    for op in plain.model.operators:
+        points = test_points(op)
+        if get_operator(op).family == "restoration":
+            for _, value in points:
+                pair = (_skip_quality(plain, op, value), _skip_quality(skipped, op, value))
+                if None not in pair:
+                    rows.append((op if value is None else f"{op} {value:g} (gain)", *pair))
+        else:
+            pair = (plain.mean_psnr(op), skipped.mean_psnr(op))
+            if None not in pair:
+                rows.append((op, *pair))
+    return rows
+
+
+def skip_verdict(rows: Sequence[tuple[str, float, float]]) -> str:
+    """How often and by how much the skip wins, read against one run's spread."""
+    diffs = [b - a for _, a, b in rows]
+    wins, mean = sum(d > 0 for d in diffs), float(np.mean(diffs))
+    beyond = sum(abs(d) > RUN_TO_RUN_DB for d in diffs)
+    return (f"With the skip: higher on {wins} of {len(diffs)} rows, {mean:+.2f} dB on average; {beyond} row(s) differ "
+            f"by more than the {RUN_TO_RUN_DB} dB two runs of one config can differ by on one operator.")
+
+
+def skip_section(ctx: Context) -> list[str]:
+    names = [name for _, *pair in SKIP_PAIRS for name in pair]
+    lines = [
+        "Not in the paper. `skip: true` adds conv2's full-resolution features to conv18's upsampled ones, a",
+        "U-Net-style long skip that adds no weights. Without it, everything the output needs at full",
+        "resolution (the fine detail a smoothing filter keeps, the noise a denoiser removes, the high",
+        "frequencies super-resolution restores) must pass through the half-resolution residual blocks. Each",
+        "pair below differs only in the skip. Filters: PSNR (dB) against the reference, mean over the test",
+        "values; restorations: PSNR gain (dB) over the degraded input at each test value.",
+        "",
+        *models_note(ctx, names),
+    ]
+    for title, plain_name, skip_name in SKIP_PAIRS:
+        plain, skipped = ctx.scored(plain_name), ctx.scored(skip_name)
+        lines += [f"### {title}", ""]
+        if not (plain.ok and skipped.ok):
+            missing = ", ".join(f"`{e.name}` ({_missing_cell(e)})" for e in (plain, skipped) if not e.ok)
+            lines += [f"Not compared, missing: {missing}.", ""]
+            continue
+        rows = _skip_rows(plain, skipped)
+        lines += table(["operator", f"without ({plain_name})", f"with ({skip_name})", "difference"],
+                       [[label, db(a), db(b), f"{b - a:+.2f}"] for label, a, b in rows])
+        lines += [f"- {skip_verdict(rows)}", ""]
     return lines
 
 
