@@ -367,9 +367,10 @@ def test_apply_and_prepare_can_be_cancelled(service, photo):
 # -- tiling ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tuned", ["conv_in", "norm19", "conv", "norm7"])
-def test_streamed_trunk_equals_the_whole_trunk(tuned):
-    model = tiny_model(tuned=tuned)
+@pytest.mark.parametrize("tuned, skip", [("conv_in", False), ("norm19", False), ("conv", False), ("norm7", False),
+                                         ("conv_in", True), ("norm7", True)])
+def test_streamed_trunk_equals_the_whole_trunk(tuned, skip):
+    model = tiny_model(tuned=tuned, skip=skip)
     x = torch.rand(1, 3, 75, 93, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         whole = model.net.trunk(x)
@@ -380,6 +381,13 @@ def test_streamed_trunk_equals_the_whole_trunk(tuned):
         torch.testing.assert_close(tiled.moments[name], whole.moments[name], atol=1e-5, rtol=1e-4)
     for name, (mean, var) in whole.stats.items():
         torch.testing.assert_close(tiled.stats[name][0], mean, atol=1e-5, rtol=1e-4)
+
+
+def test_a_long_skip_keeps_the_streamed_trunks_stages():
+    # Cut where the blocks end, as without the skip: one stage would re-run the trunk from the image per norm.
+    plain, skipped = tiny_model().net, tiny_model(skip=True).net
+    assert len(trunks.checkpoints(skipped)) == len(trunks.checkpoints(plain)) > 5
+    assert trunks._skip_radius(skipped, trunks.checkpoints(skipped)[0]) == 2  # conv1 and conv2
 
 
 def test_tiled_planes_match_whole_image_renders(model, monkeypatch):
@@ -517,6 +525,17 @@ def test_cli_bench_prints_the_figures(capsys, monkeypatch):
     for name in ("trunk_ms", "head_ms", "region_ms", "forward_ms"):
         assert result[name] > 0
     assert main(["bench", "--repeat", "0"]) == 2
+
+
+def test_the_benchmarked_architecture_is_the_shipped_defaults():
+    from pathlib import Path
+
+    from paramops.models.registry import resolve_config
+    from paramops.service.bench import DEFAULT_ARCH
+    from paramops.training.config import load_config
+
+    config = load_config(Path(__file__).parents[1] / "configs" / "default.yaml").model_config()
+    assert resolve_config({**DEFAULT_ARCH, "param_dim": config["param_dim"]}) == resolve_config(config)
 
 
 def test_the_mapped_range_ignores_alpha():

@@ -7,9 +7,11 @@ same tensors, bit for bit.
 Streamed (:func:`trunk_streamed`), for planes too large to run whole. Instance
 norm needs statistics over the whole image, so tiles cannot simply be run
 independently. The trunk is cut at *checkpoints*: the ends of the residual
-blocks (and of the layers before them), where no residual input is open and
-the activations are at half resolution. For each stage between two
-checkpoints:
+blocks (and of the layers before them), where no residual block is open and
+the activations are at half resolution. A long skip (``skip: true``) stays
+open across them; each tile recomputes its input, two full-resolution convs
+from the image, rather than keeping a full-resolution tensor of every
+channel. For each stage between two checkpoints:
 
 1. for each instance norm of the stage, in order, run every tile from the
    stage's input up to that norm, using the statistics already known, and
@@ -49,28 +51,59 @@ ProgressFn = Callable[[float], None]
 FLOAT16_MAX = 60000.0
 
 
-def _depths(ops) -> list[int]:
-    """Open residual blocks in front of each op."""
-    depths, depth = [], 0
-    for op in ops:
-        depths.append(depth)
-        depth += 1 if op is PUSH else -1 if op is ADD else 0
-    return depths
+def _open_pushes(ops) -> list[tuple[int, ...]]:
+    """In front of each op, the indices of the PUSH ops whose residual inputs are still open."""
+    opened, stack = [], []
+    for i, op in enumerate(ops):
+        opened.append(tuple(stack))
+        if op is PUSH:
+            stack.append(i)
+        elif op is ADD:
+            stack.pop()
+    return opened
 
 
 def checkpoints(net: TunableNet) -> list[int]:
-    """Op indices before the tuned layer where the trunk can be cut: after a ReLU, no block open, lowest resolution."""
+    """Op indices before the tuned layer where the trunk can be cut.
+
+    After a ReLU, at the lowest resolution, with no residual block open; a
+    long skip opened at full resolution may be, because a tile recomputes its
+    input (:func:`_open_skips`).
+    """
     ops = net.ops[: net.split]
     if not ops:
         return []
-    scales, depths = scales_of(net.ops), _depths(net.ops)
+    scales, opened = scales_of(net.ops), _open_pushes(net.ops)
     coarsest = max(scales[: net.split + 1])
-    return [i for i in range(1, net.split) if ops[i - 1] is RELU and depths[i] == 0 and scales[i] == coarsest]
+    return [i for i in range(1, net.split)
+            if ops[i - 1] is RELU and scales[i] == coarsest and all(scales[p] == 1 for p in opened[i])]
 
 
 def _stages(net: TunableNet) -> list[tuple[int, int]]:
     cuts = checkpoints(net)
     return list(zip([0, *cuts], [*cuts, net.split]))
+
+
+def _skip_radius(net: TunableNet, start: int) -> int:
+    """How far the full-resolution skips open at ``start`` see: the extra halo their recomputation needs."""
+    opened = _open_pushes(net.ops)[start]
+    return _radius(net, 0, opened[-1]) if opened else 0
+
+
+def _open_skips(net: TunableNet, x: torch.Tensor, crop: Window, start: int, stats) -> tuple[torch.Tensor, ...]:
+    """The residual inputs open at op ``start`` over ``crop``, recomputed from the image.
+
+    Only long skips opened at full resolution are open at a checkpoint: a few
+    convolutions from the input, cheaper than keeping a full-resolution
+    tensor of every channel for a large image. Exact inside ``crop`` but for a
+    border of :func:`_skip_radius` pixels, which the stage's halo covers.
+    """
+    opened = _open_pushes(net.ops)[start]
+    if not opened:
+        return ()
+    _, skips = run_ops(net.ops[: opened[-1] + 1], _input_crop(x, crop), (), net.convs, net._affines(None),
+                       norm_stats=stats)
+    return skips
 
 
 def trunk_whole(net: TunableNet, x: torch.Tensor, check: Callable[[], None], progress: ProgressFn) -> TrunkFeatures:
@@ -192,7 +225,8 @@ def trunk_streamed(
     ops, scales = net.ops, scales_of(net.ops)
     affines = net._affines(None)
     stages = _stages(net)
-    windows = {start: list(tile_windows(*padded, tile, _radius(net, start, stop + 1))) for start, stop in stages}
+    windows = {start: list(tile_windows(*padded, tile, _radius(net, start, stop + 1) + _skip_radius(net, start)))
+               for start, stop in stages}
     split_norm = isinstance(ops[net.split], Norm)
     passes = []  # (stage start, norm index or None for the stage's output)
     for start, stop in stages:
@@ -208,26 +242,27 @@ def trunk_streamed(
         for window, crop in windows[start]:
             check()
             if start == 0:
-                source = _input_crop(x, crop)
+                source, skips = _input_crop(x, crop), ()
             else:
                 s = scales[start]
                 source = state[..., crop[0] // s : crop[1] // s, crop[2] // s : crop[3] // s]
-            yield window, crop, source
+                skips = _open_skips(net, x, crop, start, stats)
+            yield window, crop, source, skips
             done += 1
             progress(done / total)
 
     for start, stop in stages:
         for norm in [j for s, j in passes if s == start and j is not None]:
             moments = _Statistics()
-            for window, crop, source in crops(start):
-                h, _ = run_ops(ops[start:norm], source, (), net.convs, affines, norm_stats=stats)
+            for window, crop, source, skips in crops(start):
+                h, _ = run_ops(ops[start:norm], source, skips, net.convs, affines, norm_stats=stats)
                 moments.add(inner(h, window, crop, scales[norm]))
             stats[ops[norm].name] = moments.result()
         if stop < net.split:
             s = scales[stop]
             following = None
-            for window, crop, source in crops(start):
-                h, _ = run_ops(ops[start:stop], source, (), net.convs, affines, norm_stats=stats)
+            for window, crop, source, skips in crops(start):
+                h, _ = run_ops(ops[start:stop], source, skips, net.convs, affines, norm_stats=stats)
                 if following is None:
                     following = h.new_empty(*h.shape[:2], padded[0] // s, padded[1] // s)
                 paste(following, inner(h, window, crop, s), window, s)
@@ -244,8 +279,8 @@ def _final_stage(net: TunableNet, start: int, crops, stats, padded, fixed_dtype)
     scales = net._feature_scales()
     moments = _Moments() if net.tuned == "conv_in" else None
     result: TrunkFeatures | None = None
-    for window, crop, source in crops:
-        part = net._trunk_part(source, stats, start=start)
+    for window, crop, source, skips in crops:
+        part = net._trunk_part(source, stats, start=start, skips=skips)
         if result is None:
             dtypes = [torch.float32] * (len(scales) - 1) + [fixed_dtype if part.fixed is not None else torch.float32]
             result = part.with_spatial([
@@ -265,8 +300,10 @@ def _final_stage(net: TunableNet, start: int, crops, stats, padded, fixed_dtype)
 
 
 def whole_bytes(net: TunableNet, pixels: int) -> int:
-    """Rough peak bytes of :func:`trunk_whole`: three full-resolution activations, the input, the features."""
-    return pixels * (12 * net.config["width"] + 16) + feature_bytes(net, pixels, torch.float32)
+    """Rough peak bytes of :func:`trunk_whole`: three full-resolution activations (four with a long skip, which
+    holds conv2's), the input, the features."""
+    activations = 4 if net.config["skip"] else 3
+    return pixels * (4 * activations * net.config["width"] + 16) + feature_bytes(net, pixels, torch.float32)
 
 
 def feature_bytes(net: TunableNet, pixels: int, fixed_dtype: torch.dtype) -> int:
