@@ -364,8 +364,9 @@ def test_skip_section_compares_each_pair_and_says_which_are_missing(folders, sav
     assert "With the skip: higher on" in section
 
 
-def test_skip_verdict_counts_wins_and_differences_beyond_one_runs_spread():
-    from paramops.evaluation.analysis.ablations import skip_verdict
+def test_pair_verdict_counts_wins_and_differences_beyond_one_runs_spread():
+    from paramops.evaluation.analysis.ablations import pair_verdict
 
-    verdict = skip_verdict([("l0", 26.0, 26.5), ("wls", 25.0, 26.0), ("sr 2 (gain)", 0.2, -0.9)])
+    verdict = pair_verdict([("l0", 26.0, 26.5), ("wls", 25.0, 26.0), ("sr 2 (gain)", 0.2, -0.9)], "the skip")
+    assert verdict.startswith("With the skip: ")
     assert "higher on 2 of 3 rows, +0.13 dB on average; 2 row(s) differ by more than the 0.7 dB" in verdict

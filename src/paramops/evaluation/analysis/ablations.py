@@ -33,11 +33,13 @@ FC_MODELS = {"fc1": "decoupled-l0", "fc2": "decoupled-l0-fc2", "fc2R": "decouple
 FC_PAPER = {"fc1": "nume.", "fc2": "nume. (fc2)", "fc2R": "nume. (fc2R)"}
 UNSEEN_MODEL, RANGE_MODEL = "unseen-l0", "decoupled-l0"
 COST_SIDE = 512  # px, the image the head and trunk are timed on
-# (what the pair isolates, without the skip, with it)
+# (what the pair isolates, the change, the model without it, the model with it)
 SKIP_PAIRS = (
-    ("eleven filters, width 16, 1,500 steps", "tuned-conv_in", "tuned-conv_in-skip"),
-    ("three restorations, width 16, 1,500 steps", "restore-w16", "restore-w16-skip"),
-    ("all fifteen operators, width 32, 12,000 steps (the shipped default)", "default-noskip", "default"),
+    ("eleven filters, width 16, 1,500 steps", "the skip", "tuned-conv_in", "tuned-conv_in-skip"),
+    ("three restorations, width 16, 1,500 steps", "the skip", "restore-w16", "restore-w16-skip"),
+    ("all fifteen operators, width 32, 12,000 steps (the shipped default)", "the skip", "default-noskip", "default"),
+    ("with the skip: all fifteen operators, width 16, 1,500 steps, all of conv19 tuned instead of conv_in",
+     "conv19 tuned", "joint-w16-skip", "joint-w16-skip-conv"),
 )
 # Two 12,000-step trainings of `default` on the same pairs differed by up to this much on one
 # operator (docs/training.md, third session): one run per variant cannot resolve less.
@@ -298,7 +300,7 @@ def fc_section(ctx: Context) -> list[str]:
 # --- ours: the long skip ----------------------------------------------------------------------------------------
 
 
-def _skip_quality(entry, op: str, value: float | None) -> float | None:
+def _pair_quality(entry, op: str, value: float | None) -> float | None:
     """PSNR for a filter; for a restoration, the gain over the degraded input."""
     row = entry.row(op, value)
     if row is None:
@@ -306,55 +308,57 @@ def _skip_quality(entry, op: str, value: float | None) -> float | None:
     return row["psnr"] - row["input_psnr"] if "input_psnr" in row else row["psnr"]
 
 
-def _skip_rows(plain, skipped) -> list[tuple[str, float, float]]:
+def _pair_rows(plain, changed) -> list[tuple[str, float, float]]:
     """(label, without, with): a filter's mean over its test values, a restoration's gain at each."""
     rows = []
     for op in plain.model.operators:
         points = test_points(op)
         if get_operator(op).family == "restoration":
             for _, value in points:
-                pair = (_skip_quality(plain, op, value), _skip_quality(skipped, op, value))
+                pair = (_pair_quality(plain, op, value), _pair_quality(changed, op, value))
                 if None not in pair:
                     rows.append((op if value is None else f"{op} {value:g} (gain)", *pair))
         else:
-            pair = (plain.mean_psnr(op), skipped.mean_psnr(op))
+            pair = (plain.mean_psnr(op), changed.mean_psnr(op))
             if None not in pair:
                 rows.append((op, *pair))
     return rows
 
 
-def skip_verdict(rows: Sequence[tuple[str, float, float]]) -> str:
-    """How often and by how much the skip wins, read against one run's spread."""
+def pair_verdict(rows: Sequence[tuple[str, float, float]], change: str) -> str:
+    """How often and by how much ``change`` wins, read against one run's spread."""
     diffs = [b - a for _, a, b in rows]
     wins, mean = sum(d > 0 for d in diffs), float(np.mean(diffs))
     beyond = sum(abs(d) > RUN_TO_RUN_DB for d in diffs)
-    return (f"With the skip: higher on {wins} of {len(diffs)} rows, {mean:+.2f} dB on average; {beyond} row(s) differ "
+    return (f"With {change}: higher on {wins} of {len(diffs)} rows, {mean:+.2f} dB on average; {beyond} row(s) differ "
             f"by more than the {RUN_TO_RUN_DB} dB two runs of one config can differ by on one operator.")
 
 
 def skip_section(ctx: Context) -> list[str]:
-    names = [name for _, *pair in SKIP_PAIRS for name in pair]
+    names = [name for *_, plain, changed in SKIP_PAIRS for name in (plain, changed)]
     lines = [
         "Not in the paper. `skip: true` adds conv2's full-resolution features to conv18's upsampled ones, a",
         "U-Net-style long skip that adds no weights. Without it, everything the output needs at full",
         "resolution (the fine detail a smoothing filter keeps, the noise a denoiser removes, the high",
         "frequencies super-resolution restores) must pass through the half-resolution residual blocks. Each",
-        "pair below differs only in the skip. Filters: PSNR (dB) against the reference, mean over the test",
-        "values; restorations: PSNR gain (dB) over the degraded input at each test value.",
+        "of the first three pairs below differs only in the skip. The last pair, both with the skip, measures",
+        "what to tune in the next `default`: one input-channel slice of conv19 (`conv_in`, as now) or all of",
+        "it (`conv`). Filters: PSNR (dB) against the reference, mean over the test values; restorations: PSNR",
+        "gain (dB) over the degraded input at each test value.",
         "",
         *models_note(ctx, names),
     ]
-    for title, plain_name, skip_name in SKIP_PAIRS:
-        plain, skipped = ctx.scored(plain_name), ctx.scored(skip_name)
+    for title, change, plain_name, changed_name in SKIP_PAIRS:
+        plain, changed = ctx.scored(plain_name), ctx.scored(changed_name)
         lines += [f"### {title}", ""]
-        if not (plain.ok and skipped.ok):
-            missing = ", ".join(f"`{e.name}` ({_missing_cell(e)})" for e in (plain, skipped) if not e.ok)
+        if not (plain.ok and changed.ok):
+            missing = ", ".join(f"`{e.name}` ({_missing_cell(e)})" for e in (plain, changed) if not e.ok)
             lines += [f"Not compared, missing: {missing}.", ""]
             continue
-        rows = _skip_rows(plain, skipped)
-        lines += table(["operator", f"without ({plain_name})", f"with ({skip_name})", "difference"],
+        rows = _pair_rows(plain, changed)
+        lines += table(["operator", f"without ({plain_name})", f"with ({changed_name})", "difference"],
                        [[label, db(a), db(b), f"{b - a:+.2f}"] for label, a, b in rows])
-        lines += [f"- {skip_verdict(rows)}", ""]
+        lines += [f"- {pair_verdict(rows, change)}", ""]
     return lines
 
 

@@ -26,7 +26,7 @@ from paramops.evaluation.report import (
     training_summary,
 )
 
-SHIPPED_MODELS = ("decoupled-l0", "single-l0-0.02", "decoupled-rtv")
+SHIPPED_MODELS = ("default", "decoupled-l0", "single-l0-0.02", "decoupled-rtv")
 ANALYSIS_FOLDER = "analysis"
 FIGURE_FOLDER = Path("figures") / "analysis"
 

@@ -31,7 +31,7 @@ ANALYSES: dict[str, tuple[str, Callable[[Context], list[str]]]] = {
     "multipath": ("One FC layer = d+1 fixed convolutions (6.4, eq. 5)", multipath_section),
     "fc": ("One or two FC layers in the weight-learning network (6.5.2, Table XIII)", fc_section),
     "unseen": ("Parameter values never seen in training (6.6, Table XIV)", unseen_section),
-    "skip": ("The long skip (ours, not in the paper)", skip_section),
+    "skip": ("The long skip, and what to tune with it (ours, not in the paper)", skip_section),
 }
 DOC_NAME = "analysis.md"
 
