@@ -387,7 +387,9 @@ def test_a_long_skip_keeps_the_streamed_trunks_stages():
     # Cut where the blocks end, as without the skip: one stage would re-run the trunk from the image per norm.
     plain, skipped = tiny_model().net, tiny_model(skip=True).net
     assert len(trunks.checkpoints(skipped)) == len(trunks.checkpoints(plain)) > 5
-    assert trunks._skip_radius(skipped, trunks.checkpoints(skipped)[0]) == 2  # conv1 and conv2
+    cut = trunks.checkpoints(skipped)[-1]
+    assert trunks._skip_radius(skipped, cut, skipped.split) == 2  # the last stage recomputes conv1 and conv2
+    assert trunks._skip_radius(skipped, trunks.checkpoints(skipped)[0], trunks.checkpoints(skipped)[1]) == 0
 
 
 def test_tiled_planes_match_whole_image_renders(model, monkeypatch):

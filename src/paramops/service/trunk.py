@@ -84,10 +84,27 @@ def _stages(net: TunableNet) -> list[tuple[int, int]]:
     return list(zip([0, *cuts], [*cuts, net.split]))
 
 
-def _skip_radius(net: TunableNet, start: int) -> int:
-    """How far the full-resolution skips open at ``start`` see: the extra halo their recomputation needs."""
-    opened = _open_pushes(net.ops)[start]
-    return _radius(net, 0, opened[-1]) if opened else 0
+def _uses_open_skips(net: TunableNet, start: int, stop: int) -> bool:
+    """Whether ``ops[start:stop]`` needs the residual inputs open at ``start``.
+
+    It does when it adds one of them, or when it ends at the tuned layer with
+    one open: the features keep it for the head.
+    """
+    if stop == net.split and _open_pushes(net.ops)[start]:
+        return True
+    depth = 0
+    for op in net.ops[start:stop]:
+        depth += 1 if op is PUSH else -1 if op is ADD else 0
+        if depth < 0:
+            return True
+    return False
+
+
+def _skip_radius(net: TunableNet, start: int, stop: int) -> int:
+    """The extra halo ``ops[start:stop]`` needs to recompute the skips it uses (:func:`_open_skips`)."""
+    if not _uses_open_skips(net, start, stop):
+        return 0
+    return _radius(net, 0, _open_pushes(net.ops)[start][-1])
 
 
 def _open_skips(net: TunableNet, x: torch.Tensor, crop: Window, start: int, stats) -> tuple[torch.Tensor, ...]:
@@ -95,8 +112,9 @@ def _open_skips(net: TunableNet, x: torch.Tensor, crop: Window, start: int, stat
 
     Only long skips opened at full resolution are open at a checkpoint: a few
     convolutions from the input, cheaper than keeping a full-resolution
-    tensor of every channel for a large image. Exact inside ``crop`` but for a
-    border of :func:`_skip_radius` pixels, which the stage's halo covers.
+    tensor of every channel for a large image, and run only for the stage that
+    uses them. Exact inside ``crop`` but for a border of
+    :func:`_skip_radius` pixels, which that stage's halo covers.
     """
     opened = _open_pushes(net.ops)[start]
     if not opened:
@@ -225,7 +243,7 @@ def trunk_streamed(
     ops, scales = net.ops, scales_of(net.ops)
     affines = net._affines(None)
     stages = _stages(net)
-    windows = {start: list(tile_windows(*padded, tile, _radius(net, start, stop + 1) + _skip_radius(net, start)))
+    windows = {start: list(tile_windows(*padded, tile, _radius(net, start, stop + 1) + _skip_radius(net, start, stop)))
                for start, stop in stages}
     split_norm = isinstance(ops[net.split], Norm)
     passes = []  # (stage start, norm index or None for the stage's output)
@@ -237,38 +255,39 @@ def trunk_streamed(
     stats: dict = {}
     state: torch.Tensor | None = None  # the last checkpoint
 
-    def crops(start: int):
+    def crops(start: int, stop: int):
+        """Each tile's window, crop, input at ``ops[start]`` and the residual inputs ``ops[start:stop]`` uses."""
         nonlocal done
+        recompute = _uses_open_skips(net, start, stop)
         for window, crop in windows[start]:
             check()
             if start == 0:
-                source, skips = _input_crop(x, crop), ()
+                source = _input_crop(x, crop)
             else:
                 s = scales[start]
                 source = state[..., crop[0] // s : crop[1] // s, crop[2] // s : crop[3] // s]
-                skips = _open_skips(net, x, crop, start, stats)
-            yield window, crop, source, skips
+            yield window, crop, source, _open_skips(net, x, crop, start, stats) if recompute else ()
             done += 1
             progress(done / total)
 
     for start, stop in stages:
         for norm in [j for s, j in passes if s == start and j is not None]:
             moments = _Statistics()
-            for window, crop, source, skips in crops(start):
+            for window, crop, source, skips in crops(start, norm):
                 h, _ = run_ops(ops[start:norm], source, skips, net.convs, affines, norm_stats=stats)
                 moments.add(inner(h, window, crop, scales[norm]))
             stats[ops[norm].name] = moments.result()
         if stop < net.split:
             s = scales[stop]
             following = None
-            for window, crop, source, skips in crops(start):
+            for window, crop, source, skips in crops(start, stop):
                 h, _ = run_ops(ops[start:stop], source, skips, net.convs, affines, norm_stats=stats)
                 if following is None:
                     following = h.new_empty(*h.shape[:2], padded[0] // s, padded[1] // s)
                 paste(following, inner(h, window, crop, s), window, s)
             state = following
         else:
-            features = _final_stage(net, start, crops(start), stats, padded, fixed_dtype)
+            features = _final_stage(net, start, crops(start, stop), stats, padded, fixed_dtype)
     features.size = (height, width)
     features.image = x if net.residual else None
     return features
