@@ -42,6 +42,8 @@ SKIP_PAIRS = (
      "conv19 tuned", "joint-w16-skip", "joint-w16-skip-conv"),
     ("with the skip and conv19 tuned: conv19 narrowed from 16 to 8 output channels (half the head's work)",
      "the narrower conv19", "joint-w16-skip-conv", "joint-w16-skip-conv-lw8"),
+    ("with the skip: all fifteen operators, width 32, 12,000 steps, all of conv19 tuned instead of conv_in",
+     "conv19 tuned", "default", "tunable-conv-skip-w32"),
 )
 # Two 12,000-step trainings of `default` on the same pairs differed by up to this much on one
 # operator (docs/training.md, third session): one run per variant cannot resolve less.
@@ -343,9 +345,10 @@ def skip_section(ctx: Context) -> list[str]:
         "U-Net-style long skip that adds no weights. Without it, everything the output needs at full",
         "resolution (the fine detail a smoothing filter keeps, the noise a denoiser removes, the high",
         "frequencies super-resolution restores) must pass through the half-resolution residual blocks. Each",
-        "of the first three pairs below differs only in the skip. The last two, all with the skip, measure",
+        "of the first three pairs below differs only in the skip. The last three, all with the skip, measure",
         "what to tune in the next `default`: one input-channel slice of conv19 (`conv_in`, as now) or all of",
-        "it (`conv`), and whether a narrower conv19 keeps that gain at half the head's cost. Filters: PSNR (dB)",
+        "it (`conv`), at width 16 and at the default's budget, and whether a narrower conv19 keeps that gain",
+        "at half the head's cost. Filters: PSNR (dB)",
         "against the reference, mean over the test values; restorations: PSNR gain (dB) over the degraded",
         "input at each test value.",
         "",
