@@ -225,6 +225,18 @@ def scales_of(ops: Sequence[Op]) -> list[int]:
     return scales
 
 
+def open_pushes(ops: Sequence[Op]) -> list[tuple[int, ...]]:
+    """In front of each op, the indices of the PUSH ops whose residual inputs are still open, innermost last."""
+    opened, stack = [], []
+    for i, op in enumerate(ops):
+        opened.append(tuple(stack))
+        if op is PUSH:
+            stack.append(i)
+        elif op is ADD:
+            stack.pop()
+    return opened
+
+
 def receptive_radius(ops: Sequence[Op]) -> int:
     """Radius, in input pixels, of the region the output of ``ops`` depends on."""
     radius = 0

@@ -46,8 +46,6 @@ import re
 import torch
 
 from paramops.models.base import (
-    ADD,
-    PUSH,
     BaseNet,
     Conv,
     Norm,
@@ -56,6 +54,7 @@ from paramops.models.base import (
     convs_of,
     init_std,
     norms_of,
+    open_pushes,
     receptive_radius,
     run_ops,
     scales_of,
@@ -300,14 +299,9 @@ class TunableNet(BaseNet):
     def _feature_scales(self) -> list[int]:
         """Downsampling factor of each tensor in ``TrunkFeatures.spatial()``."""
         scales = scales_of(self.ops)
-        blocks: list[int] = []
-        for op, s in zip(self.ops[: self.split], scales):
-            if op is PUSH:
-                blocks.append(s)
-            elif op is ADD:
-                blocks.pop()
+        skips = [scales[p] for p in open_pushes(self.ops)[self.split]]
         fixed = [scales[self.split]] if self.tuned in ("conv_in", "conv_out") else []
-        return [scales[self.split], *blocks, *fixed]
+        return [scales[self.split], *skips, *fixed]
 
     # -- head ----------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from paramops.models.base import ADD, PUSH, RELU, Conv, Norm, run_ops, scales_of
+from paramops.models.base import RELU, Conv, Norm, open_pushes, run_ops, scales_of
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import network_input, pad_even
 from paramops.models.tiling import Window, even_up, inner, paste, tile_windows
@@ -49,18 +49,6 @@ from paramops.models.tunable import TunableNet
 ProgressFn = Callable[[float], None]
 # Largest magnitude stored in float16 (its maximum is 65504).
 FLOAT16_MAX = 60000.0
-
-
-def _open_pushes(ops) -> list[tuple[int, ...]]:
-    """In front of each op, the indices of the PUSH ops whose residual inputs are still open."""
-    opened, stack = [], []
-    for i, op in enumerate(ops):
-        opened.append(tuple(stack))
-        if op is PUSH:
-            stack.append(i)
-        elif op is ADD:
-            stack.pop()
-    return opened
 
 
 def checkpoints(net: TunableNet) -> list[int]:
@@ -73,7 +61,7 @@ def checkpoints(net: TunableNet) -> list[int]:
     ops = net.ops[: net.split]
     if not ops:
         return []
-    scales, opened = scales_of(net.ops), _open_pushes(net.ops)
+    scales, opened = scales_of(net.ops), open_pushes(net.ops)
     coarsest = max(scales[: net.split + 1])
     return [i for i in range(1, net.split)
             if ops[i - 1] is RELU and scales[i] == coarsest and all(scales[p] == 1 for p in opened[i])]
@@ -90,21 +78,18 @@ def _uses_open_skips(net: TunableNet, start: int, stop: int) -> bool:
     It does when it adds one of them, or when it ends at the tuned layer with
     one open: the features keep it for the head.
     """
-    if stop == net.split and _open_pushes(net.ops)[start]:
+    opened = open_pushes(net.ops)
+    if stop == net.split and opened[start]:
         return True
-    depth = 0
-    for op in net.ops[start:stop]:
-        depth += 1 if op is PUSH else -1 if op is ADD else 0
-        if depth < 0:
-            return True
-    return False
+    # An ADD at op i closes one of them when fewer are open in front of op i + 1.
+    return any(len(opened[i]) < len(opened[start]) for i in range(start + 1, stop + 1))
 
 
 def _skip_radius(net: TunableNet, start: int, stop: int) -> int:
     """The extra halo ``ops[start:stop]`` needs to recompute the skips it uses (:func:`_open_skips`)."""
     if not _uses_open_skips(net, start, stop):
         return 0
-    return _radius(net, 0, _open_pushes(net.ops)[start][-1])
+    return _radius(net, 0, open_pushes(net.ops)[start][-1])
 
 
 def _open_skips(net: TunableNet, x: torch.Tensor, crop: Window, start: int, stats) -> tuple[torch.Tensor, ...]:
@@ -116,7 +101,7 @@ def _open_skips(net: TunableNet, x: torch.Tensor, crop: Window, start: int, stat
     uses them. Exact inside ``crop`` but for a border of
     :func:`_skip_radius` pixels, which that stage's halo covers.
     """
-    opened = _open_pushes(net.ops)[start]
+    opened = open_pushes(net.ops)[start]
     if not opened:
         return ()
     _, skips = run_ops(net.ops[: opened[-1] + 1], _input_crop(x, crop), (), net.convs, net._affines(None),

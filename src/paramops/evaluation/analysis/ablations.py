@@ -316,9 +316,8 @@ def _pair_rows(plain, changed) -> list[tuple[str, float, float]]:
     """(label, without, with): a filter's mean over its test values, a restoration's gain at each."""
     rows = []
     for op in plain.model.operators:
-        points = test_points(op)
         if get_operator(op).family == "restoration":
-            for _, value in points:
+            for _, value in test_points(op):
                 pair = (_pair_quality(plain, op, value), _pair_quality(changed, op, value))
                 if None not in pair:
                     rows.append((op if value is None else f"{op} {value:g} (gain)", *pair))
