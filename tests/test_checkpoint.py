@@ -151,3 +151,13 @@ def test_save_refuses_a_mismatched_encoding(tmp_path, net):
     with pytest.raises(ValueError, match="param_dim=2 but the encoding gives 1"):
         save_checkpoint(tmp_path / "x.pt", net, ParamEncoding(("l0",)))
     assert not list(tmp_path.iterdir())
+
+
+def test_an_option_added_later_keeps_the_digest_of_the_networks_before_it(net):
+    # What the digest of this network was before `skip` and `tuned_channels` existed.
+    older = {key: value for key, value in net.config.items() if key not in ("skip", "tuned_channels")}
+    texts = (json.dumps(older, sort_keys=True), json.dumps(ENCODING.to_config(), sort_keys=True), "")
+    assert checkpoint.weights_digest(net, ENCODING) == checkpoint.checksum(*texts, net.state_dict())
+    skipped = build_model({**net.config, "skip": True})
+    skipped.load_state_dict(net.state_dict())  # the same weights, a different network
+    assert checkpoint.weights_digest(skipped, ENCODING) != checkpoint.weights_digest(net, ENCODING)

@@ -21,6 +21,7 @@ NETS = {
     "tunable-norm": {"arch": "tunable", "tuned": "norm"},
     "tunable-conv": {"arch": "tunable", "tuned": "conv"},
     "tunable-skip": {"arch": "tunable", "skip": True},
+    "tunable-in3": {"arch": "tunable", "tuned_channels": 3},
     "realtime": {"arch": "tunable", "preset": "realtime", "width": 8, "last_width": 4},
 }
 TUNED = ["norm1", "norm7", "norm14", "norm19", "conv", "conv_in", "conv_out", "norms", "convs"]
@@ -37,6 +38,12 @@ def params(n: int, dim: int = 2, seed: int = 1) -> torch.Tensor:
 
 def images(n: int, h: int, w: int, seed: int = 2) -> torch.Tensor:
     return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def tunable(tuned: str) -> torch.nn.Module:
+    """A TunableNet tuned at ``tuned``; also "realtime" (the preset) and "conv_in3" (3 predicted input channels)."""
+    named = {"realtime": "realtime", "conv_in3": "tunable-in3"}
+    return make(NETS[named[tuned]]) if tuned in named else make({"arch": "tunable", "tuned": tuned})
 
 
 def count(module: torch.nn.Module) -> int:
@@ -145,9 +152,9 @@ def test_network_input_is_centred():
 # -- TunableNet: trunk / head ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tuned", TUNED + ["realtime"])
+@pytest.mark.parametrize("tuned", TUNED + ["realtime", "conv_in3"])
 def test_head_of_trunk_equals_forward(tuned):
-    net = make(NETS["realtime"]) if tuned == "realtime" else make({"arch": "tunable", "tuned": tuned})
+    net = tunable(tuned)
     x, p = images(2, 21, 18), params(2)
     with torch.no_grad():
         features = net.trunk(x)
@@ -162,9 +169,9 @@ def test_trunk_and_head_sizes_for_tiny_images():
             assert net.head(net.trunk(images(1, *size)), params(1)).shape == (1, 3, *size)
 
 
-@pytest.mark.parametrize("tuned", ["norm19", "conv", "conv_in", "conv_out", "norm7", "norms", "realtime"])
+@pytest.mark.parametrize("tuned", ["norm19", "conv", "conv_in", "conv_out", "norm7", "norms", "realtime", "conv_in3"])
 def test_head_region_equals_window_of_full_render(tuned):
-    net = make(NETS["realtime"]) if tuned == "realtime" else make({"arch": "tunable", "tuned": tuned})
+    net = tunable(tuned)
     x, p = images(2, 23, 19), params(2)
     with torch.no_grad():
         features = net.trunk(x)
@@ -172,8 +179,8 @@ def test_head_region_equals_window_of_full_render(tuned):
         for y0, y1, x0, x1 in [(0, 5, 0, 4), (7, 16, 6, 13), (20, 23, 11, 19), (0, 23, 0, 19), (22, 23, 18, 19)]:
             window = net.head(features, p, region=(y0, y1, x0, x1))
             torch.testing.assert_close(window, full[..., y0:y1, x0:x1], atol=1e-5, rtol=1e-4)
-    assert net.head_margin == (2 if tuned == "conv_in" else 1)
-    assert net.windowed_head is (tuned in ("norm19", "conv_in", "realtime"))
+    assert net.head_margin == (2 if tuned.startswith("conv_in") else 1)
+    assert net.windowed_head is (tuned in ("norm19", "conv_in", "realtime", "conv_in3"))
 
 
 def test_head_region_must_lie_inside_the_image():
@@ -217,12 +224,13 @@ def test_trunk_uses_supplied_statistics():
         assert (net.trunk(x, norm_stats=shifted).h - net.trunk(x).h).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("tuned, skip", [("norm9", False), ("norm5", False), ("conv_in", False), ("conv_out", False),
-                                         ("norm5", True), ("conv_in", True)])
-def test_tiled_trunk_equals_trunk(tuned, skip):
+@pytest.mark.parametrize("tuned, skip, channels", [("norm9", False, 1), ("norm5", False, 1), ("conv_in", False, 1),
+                                                   ("conv_out", False, 1), ("norm5", True, 1), ("conv_in", True, 1),
+                                                   ("conv_in", True, 3)])
+def test_tiled_trunk_equals_trunk(tuned, skip, channels):
     # Small dilations keep the receptive field (18 px) well below the image,
     # so the 20-px tiles and their halos are genuine crops.
-    net = make({"arch": "tunable", "tuned": tuned, "dilations": [1, 2], "skip": skip})
+    net = make({"arch": "tunable", "tuned": tuned, "dilations": [1, 2], "skip": skip, "tuned_channels": channels})
     x = images(2, 64, 57)
     with torch.no_grad():
         whole = net.trunk(x)
@@ -293,7 +301,7 @@ def test_residual_output_adds_the_input():
 
 
 def test_default_tuned_layer_and_last_norm_alias():
-    assert make(NETS["tunable"]).tuned == "conv_in"
+    assert make(NETS["tunable"]).tuned == "conv_in" and make(NETS["tunable"]).tuned_channels == 1
     assert make(NETS["tunable-norm"]).tuned == "norm19"
     assert make(NETS["tunable-norm"], dilations=[1, 2]).tuned == "norm9"
 
@@ -311,6 +319,10 @@ def test_default_tuned_layer_and_last_norm_alias():
         ({"arch": "tunable", "width": 0}, "width must be a positive integer"),
         ({"arch": "tunable", "dilations": [2, 0]}, "dilations must be"),
         ({"arch": "tunable", "skip": "yes"}, "skip must be true or false"),
+        ({"arch": "tunable", "tuned_channels": 0}, "tuned_channels must be a positive integer"),
+        ({"arch": "tunable", "width": 8, "tuned_channels": 8}, "fewer than all 8 input channels of conv19"),
+        ({"arch": "tunable", "tuned": "norm19", "tuned_channels": 2}, "applies to tuned=conv_in only"),
+        ({"arch": "decoupled", "tuned_channels": 2}, "unknown option"),
     ],
 )
 def test_bad_configs_are_refused(config, message):

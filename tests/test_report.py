@@ -164,3 +164,12 @@ def test_paper_tables_match_their_printed_averages():
     for value, single in zip(paper.UNSEEN_LAMS, paper.UNSEEN_SINGLE_PSNR):
         if value not in paper.UNSEEN_HELD_OUT:
             assert paper.lookup(paper.SINGLE_VS_NUMEROUS["l0"], value).single_psnr == single
+
+
+def test_network_summary_names_what_sets_a_network_apart():
+    from paramops.evaluation.report import network_summary
+
+    assert network_summary({"arch": "decoupled", "width": 64}) == "decoupled, width 64"
+    config = {"arch": "tunable", "width": 32, "tuned": "conv_in", "tuned_channels": 8, "skip": True}
+    assert network_summary(config) == "tunable, width 32, tuned conv_in (8 input channels), long skip"
+    assert network_summary({**config, "tuned_channels": 1}) == "tunable, width 32, tuned conv_in, long skip"

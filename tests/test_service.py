@@ -120,6 +120,21 @@ def test_region_of_a_large_plane_split_over_threads(service):
     np.testing.assert_array_equal(part, full[37:391, 11:598])
 
 
+@pytest.mark.parametrize("tile_pixels", [None, 1000])
+def test_several_predicted_input_channels_take_the_fast_head(photo, tile_pixels):
+    from paramops.service.head import BandHead
+
+    model = tiny_model(tuned_channels=3, skip=True)
+    assert BandHead.supports(model.net)
+    image = photo.astype(np.float32) / 255
+    service = ModelService(model, tile_pixels=tile_pixels, tile=32)
+    service.prepare("x", image)
+    full = service.render("x", "wls", lam=0.5)
+    np.testing.assert_allclose(full, model.apply(image, "wls", lam=0.5), atol=2e-6 if tile_pixels is None else 2e-3)
+    part = service.render("x", "wls", (slice(3, 50), slice(7, 71)), lam=0.5)
+    np.testing.assert_array_equal(part, full[3:50, 7:71])
+
+
 def test_other_tuned_positions_and_architectures(photo):
     image = photo[:40, :48].astype(np.float32) / 255
     for model in (tiny_model(tuned="norm19"), tiny_model(tuned="conv")):
@@ -367,10 +382,11 @@ def test_apply_and_prepare_can_be_cancelled(service, photo):
 # -- tiling ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tuned, skip", [("conv_in", False), ("norm19", False), ("conv", False), ("norm7", False),
-                                         ("conv_in", True), ("norm7", True)])
-def test_streamed_trunk_equals_the_whole_trunk(tuned, skip):
-    model = tiny_model(tuned=tuned, skip=skip)
+@pytest.mark.parametrize("tuned, skip, channels", [("conv_in", False, 1), ("norm19", False, 1), ("conv", False, 1),
+                                                   ("norm7", False, 1), ("conv_in", True, 1), ("norm7", True, 1),
+                                                   ("conv_in", True, 3)])
+def test_streamed_trunk_equals_the_whole_trunk(tuned, skip, channels):
+    model = tiny_model(tuned=tuned, skip=skip, tuned_channels=channels)
     x = torch.rand(1, 3, 75, 93, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         whole = model.net.trunk(x)

@@ -216,8 +216,11 @@ def _header(data: Path, chosen: Sequence[Path], n_total: int, models: Mapping[st
 
 def network_summary(net: Mapping[str, object]) -> str:
     """A network config (a checkpoint's or a training config's) in a few words: architecture, width, tuned place."""
-    return (f"{net.get('arch')}, width {net.get('width')}" + (f", tuned {net['tuned']}" if net.get("tuned") else "")
-            + (", long skip" if net.get("skip") else ""))
+    tuned = f", tuned {net['tuned']}" if net.get("tuned") else ""
+    channels = net.get("tuned_channels", 1)
+    if channels != 1:
+        tuned += f" ({channels} input channels)"
+    return f"{net.get('arch')}, width {net.get('width')}{tuned}" + (", long skip" if net.get("skip") else "")
 
 
 def training_summary(meta: Mapping[str, object]) -> str:

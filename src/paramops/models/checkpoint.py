@@ -24,7 +24,7 @@ import torch
 
 import paramops
 from paramops.models.encoding import ParamEncoding
-from paramops.models.registry import build_model
+from paramops.models.registry import build_model, without_later_defaults
 from paramops.models.wrapper import ParamModel
 
 FORMAT = "paramops-checkpoint"
@@ -54,8 +54,13 @@ def checksum(config: str, encoding: str, meta: str, state_dict: Mapping[str, tor
 
 
 def weights_digest(net: torch.nn.Module, encoding: ParamEncoding) -> str:
-    """The :func:`checksum` of a network and its encoding without metadata: what its outputs depend on."""
-    texts = (json.dumps(dict(net.config), sort_keys=True), json.dumps(encoding.to_config(), sort_keys=True), "")
+    """The :func:`checksum` of a network and its encoding without metadata: what its outputs depend on.
+
+    Options added to the architecture later are left out at their original
+    value (:data:`~paramops.models.registry.LATER_DEFAULTS`): the same network
+    keeps its digest.
+    """
+    texts = (json.dumps(without_later_defaults(net.config), sort_keys=True), json.dumps(encoding.to_config(), sort_keys=True), "")
     return checksum(*texts, net.state_dict())
 
 

@@ -17,8 +17,8 @@ class TrunkFeatures:
     ----------
     h : Tensor, shape (N, C, H', W')
         What the tuned layer consumes: the pre-normalisation activations of a
-        tuned norm, the input of a tuned conv (only its first channel for
-        ``conv_in``). H', W' are the padded (even) sizes, or half of them when
+        tuned norm, the input of a tuned conv (only its first
+        ``tuned_channels`` for ``conv_in``). H', W' are the padded (even) sizes, or half of them when
         the tuned layer sits in the half-resolution middle of the network.
     stats : dict of str to (mean, var)
         Whole-image instance-norm statistics, each (N, C), of a tuned norm:

@@ -124,16 +124,16 @@ def apply_norm(h: torch.Tensor, stats: Stats, scale: torch.Tensor, shift: torch.
 def input_slice_moments(x: torch.Tensor, rest: torch.Tensor, spec: Conv) -> dict[str, torch.Tensor]:
     """Whole-image moments from which :func:`input_slice_stats` gives exact output statistics.
 
-    For ``y = rest + conv(x, w)`` with ``x`` a single input channel (N, 1, H, W),
+    For ``y = rest + conv(x, w)`` with ``x`` some input channels (N, J, H, W),
     ``rest`` (N, C, H, W) the conv's output from its other input channels, and
-    ``w`` (C, 1, k, k) any weight, the instance-norm statistics of ``y`` follow
+    ``w`` (C, J, k, k) any weight, the instance-norm statistics of ``y`` follow
     from these (N, ...) tensors alone: ``y - mean(y)`` is ``rest - mean(rest)``
-    plus ``w`` times the centred k x k patches of ``x``. Everything is a
+    plus ``w`` times the centred J x k x k patches of ``x``. Everything is a
     covariance, so no large means cancel. Computed in at least float32.
     """
     dtype = torch.promote_types(x.dtype, torch.float32)
     x, rest = x.to(dtype), rest.to(dtype)
-    patches = F.unfold(x, spec.k, dilation=spec.dilation, padding=spec.padding)  # (N, k*k, H*W)
+    patches = F.unfold(x, spec.k, dilation=spec.dilation, padding=spec.padding)  # (N, J*k*k, H*W), as w.flatten(1)
     patch_mean = patches.mean(dim=-1)
     centred = patches - patch_mean[..., None]
     pixels = centred.shape[-1]
@@ -142,15 +142,15 @@ def input_slice_moments(x: torch.Tensor, rest: torch.Tensor, spec: Conv) -> dict
         "rest_mean": rest_mean,
         "rest_var": rest_var,
         "patch_mean": patch_mean,
-        "cross_cov": rest.flatten(2) @ centred.transpose(1, 2) / pixels,  # (N, C, k*k)
-        "patch_cov": centred @ centred.transpose(1, 2) / pixels,  # (N, k*k, k*k)
+        "cross_cov": rest.flatten(2) @ centred.transpose(1, 2) / pixels,  # (N, C, J*k*k)
+        "patch_cov": centred @ centred.transpose(1, 2) / pixels,  # (N, J*k*k, J*k*k)
     }
 
 
 def input_slice_stats(moments: dict[str, torch.Tensor], weight: torch.Tensor) -> Stats:
     """Instance-norm (mean, var) of ``rest + conv(x, weight)`` from :func:`input_slice_moments`.
 
-    ``weight`` is (C, 1, k, k), or (B, C, 1, k, k) with B 1 or N.
+    ``weight`` is (C, J, k, k), or (B, C, J, k, k) with B 1 or N.
     """
     w = weight.flatten(-3)
     w = w if w.dim() == 3 else w[None]  # (B, C, k*k)

@@ -31,9 +31,15 @@ COMMON = {
     "last_width": None,  # None: same as width
     "skip": False,  # conv2 -> conv18 long skip (see build_program); not in the paper
 }
+# Options added after models were first trained, each with the value that builds
+# the network those models are: at that value an option is left out of what
+# identifies a network's function (weights_digest), so adding one does not
+# invalidate every cached score.
+LATER_DEFAULTS = {"skip": False, "tuned_channels": 1}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
-    "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in"},  # see paramops.models.tunable
+    # tuned_channels: how many of conv19's input channels "conv_in" predicts
+    "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1},  # see paramops.models.tunable
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's
@@ -81,7 +87,8 @@ def resolve_config(config: Mapping) -> dict:
         choices = ", ".join(f"{name} (arch {a})" for name, a in PRESET_ARCH.items())
         raise ValueError(f"unknown preset {preset!r} for arch {arch!r}; presets: {choices}")
     out = {**COMMON, **ARCH_OPTIONS[arch], **ARCH_PRESETS.get(preset, {}), **config}
-    for key in ("width", "param_dim", "expand") + (("fc_hidden",) if "fc_hidden" in out else ()):
+    optional = tuple(key for key in ("fc_hidden", "tuned_channels") if key in out)
+    for key in ("width", "param_dim", "expand", *optional):
         _positive_int(out, key)
     out["last_width"] = out["width"] if out["last_width"] is None else _positive_int(out, "last_width")
     dilations = out["dilations"]
@@ -101,6 +108,12 @@ def resolve_config(config: Mapping) -> dict:
     return out
 
 
+def without_later_defaults(config: Mapping) -> dict:
+    """``config`` without the options of ``LATER_DEFAULTS`` that hold their original value."""
+    return {key: value for key, value in config.items()
+            if key not in LATER_DEFAULTS or value != LATER_DEFAULTS[key]}
+
+
 def _positive_int(config: dict, key: str) -> int:
     value = config[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -115,7 +128,8 @@ def build_model(config: Mapping) -> nn.Module:
     ``width``, ``dilations``, ``residual``, ``blocks`` ("standard",
     "separable"), ``expand``, ``last_width``, ``skip``; for "decoupled" and "tunable"
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
-    ``tuned`` (see :mod:`paramops.models.tunable`) and ``preset`` ("realtime").
+    ``tuned`` and ``tuned_channels`` (see :mod:`paramops.models.tunable`) and
+    ``preset`` ("realtime").
     """
     from paramops.models.decoupled import DecoupledNet
     from paramops.models.paramchannel import ParamChannelNet

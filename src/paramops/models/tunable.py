@@ -13,6 +13,8 @@ once per image; the tuned layer and everything after it is the
 * ``"conv"`` -- all weights of the last hidden conv (conv19 at the defaults);
 * ``"conv_in"`` / ``"conv_out"`` -- one input-channel slice ``W[:, 0]`` or one
   output-channel slice ``W[0]`` of them (the paper's "conv channel1/2");
+  ``tuned_channels: k`` makes ``conv_in`` predict ``W[:, :k]`` (not in the
+  paper; its head does ``k`` times the conv work, and stays windowed);
 * ``"norms"`` / ``"convs"`` -- every norm / every conv.
 
 Default: ``"conv_in"``, the cheapest of the paper's good positions. Its
@@ -33,7 +35,7 @@ head time (1 MP, 2 CPU threads: 0.41 s against 0.25 s; the trunk takes 5.4 s);
 after it change with the parameters, every window first needs a full-image
 conv19 pass. Those statistics change for ``conv_in`` too, but follow exactly
 from small whole-image moments the trunk stores (the learned 63 input
-channels' output and the covariances of the tuned channel's 3x3 patches), so
+channels' output and the covariances of the tuned channels' 3x3 patches), so
 a window renders exactly, in proportion to its area, from a 2-pixel margin.
 ``"norm19"`` (or ``"norm"``, the last norm) remains the paper's choice and the
 real-time preset's.
@@ -87,6 +89,7 @@ class TunableNet(BaseNet):
     def __init__(self, config: dict) -> None:
         super().__init__(config)
         self.tuned = config["tuned"]
+        self.tuned_channels = config["tuned_channels"]
         convs, norms = convs_of(self.ops), norms_of(self.ops)
         norm_names = [n.name for n in norms]
         self.tuning_conv = convs[-2]  # conv19: the last hidden conv
@@ -97,6 +100,10 @@ class TunableNet(BaseNet):
         elif self.tuned in CONV_MODES:
             if min(self.tuning_conv.cin, self.tuning_conv.cout) < 2:
                 raise ValueError(f"tuned={self.tuned!r} needs at least 2 channels in and out of {self.tuning_conv.name}")
+            if self.tuned == "conv_in" and self.tuned_channels >= self.tuning_conv.cin:
+                raise ValueError(f"tuned_channels={self.tuned_channels}: conv_in predicts fewer than all "
+                                 f"{self.tuning_conv.cin} input channels of {self.tuning_conv.name} "
+                                 f"(tuned=conv predicts all of them)")
             split, tuned_norms, tuned_convs = self.ops.index(self.tuning_conv), [], [self.tuning_conv]
         elif self.tuned == "norms":
             split, tuned_norms, tuned_convs = self.ops.index(norms[0]), norm_names, []
@@ -104,6 +111,8 @@ class TunableNet(BaseNet):
             split, tuned_norms, tuned_convs = 0, [], convs
         else:
             raise ValueError(f"unknown tuned layer {self.tuned!r}; use one of {', '.join(TUNED_CHOICES)}")
+        if self.tuned != "conv_in" and self.tuned_channels != 1:
+            raise ValueError(f"tuned_channels={self.tuned_channels} applies to tuned=conv_in only, not {self.tuned!r}")
         self.split = split
         self.last_norm = max(i for i, op in enumerate(self.ops) if isinstance(op, Norm))
 
@@ -118,10 +127,10 @@ class TunableNet(BaseNet):
         predicted = {spec.name for spec in tuned_convs if self.tuned in ("conv", "convs")}
         self.convs = self.learned_convs([s.name for s in convs if s.name not in predicted])
         if self.tuned in ("conv_in", "conv_out"):
-            # Keep only the learned part of the tuned conv; the predicted slice is index 0.
-            name = self.tuning_conv.name
+            # Keep only the learned part of the tuned conv; the predicted slice comes first.
+            name, k = self.tuning_conv.name, self.tuned_channels
             full = self.convs[name].detach()
-            self.convs[name] = torch.nn.Parameter((full[:, 1:] if self.tuned == "conv_in" else full[1:]).clone())
+            self.convs[name] = torch.nn.Parameter((full[:, k:] if self.tuned == "conv_in" else full[1:]).clone())
         learned = [n for n in norm_names if n not in tuned_norms]
         self.norm_scale, self.norm_shift = self.learned_norms(learned)
 
@@ -149,7 +158,7 @@ class TunableNet(BaseNet):
     def _predicted_shape(self, spec: Conv) -> tuple[int, ...]:
         shape = spec.weight_shape
         if spec is self.tuning_conv and self.tuned == "conv_in":
-            return (shape[0], 1, *shape[2:])
+            return (shape[0], self.tuned_channels, *shape[2:])
         if spec is self.tuning_conv and self.tuned == "conv_out":
             return (1, *shape[1:])
         return shape
@@ -228,7 +237,8 @@ class TunableNet(BaseNet):
             if record is not None:
                 record[op.name] = stats[op.name]
         elif self.tuned == "conv_in":
-            h, fixed = h[:, :1], conv(h[:, 1:], self.convs[op.name], op)
+            k = self.tuned_channels
+            h, fixed = h[:, :k], conv(h[:, k:], self.convs[op.name], op)
         elif self.tuned == "conv_out":
             fixed = conv(h, self.convs[op.name], op)
         return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed)

@@ -141,8 +141,11 @@ class BandHead:
         return features
 
     def coefficients(self, features: TrunkFeatures, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """([s * w | c] as (C, k*k + 1), conv20's taps times |a|) for the parameter vector ``p`` (1, param_dim)."""
-        predicted = self.net.predictor(p)[self.first.name]  # (1, C, 1, k, k)
+        """([s * w | c] as (C, J*k*k + 1), conv20's taps times |a|) for the parameter vector ``p`` (1, param_dim).
+
+        J is the number of predicted input channels (``tuned_channels``).
+        """
+        predicted = self.net.predictor(p)[self.first.name]  # (1, C, J, k, k)
         mean, var = input_slice_stats(features.moments, predicted)
         a = (self.norm_scale * torch.rsqrt(var + NORM_EPS))[0]  # norm19's scale and shift, as in apply_norm
         b = (self.norm_shift - mean * a)[0]
@@ -171,9 +174,9 @@ class BandHead:
 
     def _rows(self, features: TrunkFeatures, wb, taps, rows: tuple[int, int], x0: int, x1: int, sink: Sink) -> None:
         """Render output rows ``rows`` x columns [x0, x1) band by band."""
-        h, fixed = features.h[0, 0], features.fixed[0]  # (H', W'), (C, H', W'): padded, even sizes
+        h, fixed = features.h[0], features.fixed[0]  # (J, H', W'), (C, H', W'): padded, even sizes
         offset = None if features.image is None else features.image[0]
-        height, width = h.shape
+        tuned, height, width = h.shape
         k1, k2 = self.first.k, self.last.k
         m1, m2 = k1 // 2, k2 // 2
         channels = fixed.shape[0]
@@ -182,8 +185,8 @@ class BandHead:
         band = max(1, min(rows[1] - rows[0], self.band_pixels // cw))
         most = (band + 2 * m2) * cw
         new = dict(device=h.device, dtype=torch.float32)
-        window_h = torch.empty(band + 2 * (m1 + m2), cw + 2 * m1, **new)
-        patches = torch.empty(k1 * k1 + 1, most, **new)
+        window_h = torch.empty(tuned, band + 2 * (m1 + m2), cw + 2 * m1, **new)
+        patches = torch.empty(tuned * k1 * k1 + 1, most, **new)
         patches[-1] = 1.0  # multiplies the offset column of wb
         z = torch.empty(channels, most, **new)
         products = torch.empty(taps.shape[0], most, **new)
@@ -192,11 +195,12 @@ class BandHead:
             r1 = min(rows[1], r0 + band)
             zr0, zr1 = max(0, r0 - m2), min(height, r1 + m2)
             n = (zr1 - zr0) * cw
-            hw = window_h[: zr1 - zr0 + 2 * m1]
+            hw = window_h[:, : zr1 - zr0 + 2 * m1]
             _zero_padded(hw, h, zr0 - m1, zc0 - m1)
-            # The k x k shifted views of the h window, (ky, kx, row, col), copied in one go.
-            shifted = hw.as_strided((k1, k1, zr1 - zr0, cw), (hw.stride(0), 1, hw.stride(0), 1))
-            patches[:-1, :n].view(k1, k1, zr1 - zr0, cw).copy_(shifted)
+            # The k x k shifted views of the h window, (channel, ky, kx, row, col) as in w, copied in one go.
+            rs, cs = hw.stride(0), hw.stride(1)
+            shifted = hw.as_strided((tuned, k1, k1, zr1 - zr0, cw), (rs, cs, 1, cs, 1))
+            patches[:-1, :n].view(tuned, k1, k1, zr1 - zr0, cw).copy_(shifted)
             zz = z[:, :n]
             zz.view(channels, zr1 - zr0, cw).copy_(fixed[:, zr0:zr1, zc0:zc1])  # float16 storage converts here
             zz.addmm_(wb, patches[:, :n]).relu_()
@@ -226,14 +230,14 @@ class BandHead:
 
 
 def _zero_padded(dest: torch.Tensor, source: torch.Tensor, top: int, left: int) -> None:
-    """Fill ``dest`` with ``source[top:, left:]``, zero where that lies outside ``source``."""
-    rows, cols = dest.shape
-    height, width = source.shape
+    """Fill ``dest`` (..., rows, cols) with ``source[..., top:, left:]``, zero where that lies outside ``source``."""
+    rows, cols = dest.shape[-2:]
+    height, width = source.shape[-2:]
     ya, yb = max(0, top), min(height, top + rows)
     xa, xb = max(0, left), min(width, left + cols)
     if ya > top or yb < top + rows or xa > left or xb < left + cols:
         dest.zero_()
-    dest[ya - top : yb - top, xa - left : xb - left].copy_(source[ya:yb, xa:xb])
+    dest[..., ya - top : yb - top, xa - left : xb - left].copy_(source[..., ya:yb, xa:xb])
 
 
 def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:

@@ -314,7 +314,7 @@ def feature_bytes(net: TunableNet, pixels: int, fixed_dtype: torch.dtype) -> int
     """Bytes per image of the features (image, ``h``, ``fixed``), ignoring half-resolution skips."""
     spec = net.tuning_conv
     if net.tuned == "conv_in":
-        channels, fixed = 1, spec.cout
+        channels, fixed = net.tuned_channels, spec.cout
     elif net.tuned == "conv_out":
         channels, fixed = spec.cin, spec.cout - 1
     else:

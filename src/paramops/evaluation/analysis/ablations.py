@@ -44,6 +44,10 @@ SKIP_PAIRS = (
      "the narrower conv19", "joint-w16-skip-conv", "joint-w16-skip-conv-lw8"),
     ("with the skip: all fifteen operators, width 32, 12,000 steps, all of conv19 tuned instead of conv_in",
      "conv19 tuned", "default", "tunable-conv-skip-w32"),
+    ("with the skip: all fifteen operators, width 16, 1,500 steps, 4 of conv19's 16 input channels tuned instead of 1",
+     "four tuned input channels", "joint-w16-skip", "joint-w16-skip-in4"),
+    ("the same with 8 of 16 input channels tuned (the head's work of the narrower conv19 above)",
+     "eight tuned input channels", "joint-w16-skip", "joint-w16-skip-in8"),
 )
 # Two 12,000-step trainings of `default` on the same pairs differed by up to this much on one
 # operator (docs/training.md, third session): one run per variant cannot resolve less.
@@ -338,16 +342,17 @@ def pair_verdict(rows: Sequence[tuple[str, float, float]], change: str) -> str:
 
 
 def skip_section(ctx: Context) -> list[str]:
-    names = [name for *_, plain, changed in SKIP_PAIRS for name in (plain, changed)]
+    names = list(dict.fromkeys(name for *_, plain, changed in SKIP_PAIRS for name in (plain, changed)))
     lines = [
         "Not in the paper. `skip: true` adds conv2's full-resolution features to conv18's upsampled ones, a",
         "U-Net-style long skip that adds no weights. Without it, everything the output needs at full",
         "resolution (the fine detail a smoothing filter keeps, the noise a denoiser removes, the high",
         "frequencies super-resolution restores) must pass through the half-resolution residual blocks. Each",
-        "of the first three pairs below differs only in the skip. The last three, all with the skip, measure",
+        "of the first three pairs below differs only in the skip. The others, all with the skip, measure",
         "what to tune in the next `default`: one input-channel slice of conv19 (`conv_in`, as now) or all of",
-        "it (`conv`), at width 16 and at the default's budget, and whether a narrower conv19 keeps that gain",
-        "at half the head's cost. Filters: PSNR (dB)",
+        "it (`conv`), at width 16 and at the default's budget; whether a narrower conv19 keeps that gain",
+        "at half the head's cost; and whether several predicted input channels (`tuned_channels`), whose",
+        "head stays windowed, do. Filters: PSNR (dB)",
         "against the reference, mean over the test values; restorations: PSNR gain (dB) over the degraded",
         "input at each test value.",
         "",
