@@ -179,8 +179,9 @@ def test_head_region_equals_window_of_full_render(tuned):
         for y0, y1, x0, x1 in [(0, 5, 0, 4), (7, 16, 6, 13), (20, 23, 11, 19), (0, 23, 0, 19), (22, 23, 18, 19)]:
             window = net.head(features, p, region=(y0, y1, x0, x1))
             torch.testing.assert_close(window, full[..., y0:y1, x0:x1], atol=1e-5, rtol=1e-4)
-    assert net.head_margin == (2 if tuned.startswith("conv_in") else 1)
-    assert net.windowed_head is (tuned in ("norm19", "conv_in", "realtime", "conv_in3"))
+    moments = tuned in ("conv_in", "conv", "conv_in3")  # norm19's statistics from the trunk's moments
+    assert net.head_margin == (2 if moments else 1)
+    assert net.windowed_head is (moments or tuned in ("norm19", "realtime"))
 
 
 def test_head_region_must_lie_inside_the_image():
@@ -346,3 +347,21 @@ def test_copied_and_unpickled_networks_compute_the_same(name):
     expected = net(x, p)
     for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
         torch.testing.assert_close(clone(x, p), expected)
+
+
+@pytest.mark.parametrize("tuned", ["conv_in", "conv_in3", "conv"])
+def test_trunk_moments_give_the_tuned_convs_output_statistics_for_any_weight(tuned, monkeypatch):
+    from paramops.models import layers
+
+    monkeypatch.setattr(layers, "MOMENT_CHUNK_PIXELS", 50)  # many bands of rows, some of part of a row
+    net = tunable(tuned)
+    spec = net.tuning_conv
+    with torch.no_grad():
+        features = net.trunk(images(2, 19, 23))
+        weight = torch.randn(2, spec.cout, features.h.shape[1], spec.k, spec.k)  # one per image
+        out = layers.conv(features.h, weight, spec)
+        if features.fixed is not None:
+            out = out + features.fixed
+        mean, var = layers.input_slice_stats(features.moments, weight)
+        torch.testing.assert_close(mean, out.mean((2, 3)), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(var, out.var((2, 3), correction=0), atol=1e-5, rtol=1e-4)

@@ -33,9 +33,10 @@ class TrunkFeatures:
     image : Tensor or None
         The input image (N, 3, H, W), for residual networks.
     moments : dict of str to Tensor
-        ``conv_in``: small whole-image moments from which the head gets the
-        statistics of the norm after the tuned conv, for any parameters,
-        without a full-image pass (see :func:`~paramops.models.layers.input_slice_moments`).
+        ``conv_in`` and ``conv``: small whole-image moments from which the head
+        gets the statistics of the norm after the tuned conv, for any
+        parameters, without a full-image pass (see
+        :func:`~paramops.models.layers.input_slice_moments`).
     """
 
     h: torch.Tensor

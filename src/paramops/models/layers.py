@@ -121,30 +121,92 @@ def apply_norm(h: torch.Tensor, stats: Stats, scale: torch.Tensor, shift: torch.
     return torch.addcmul(b[..., None, None].to(h.dtype), h, a[..., None, None].to(h.dtype))
 
 
-def input_slice_moments(x: torch.Tensor, rest: torch.Tensor, spec: Conv) -> dict[str, torch.Tensor]:
+# Output pixels whose patches are unfolded at a time by SliceMoments: bounds its
+# memory to about 4 * (in channels * k * k) * MOMENT_CHUNK_PIXELS bytes.
+MOMENT_CHUNK_PIXELS = 64 * 1024
+
+
+class SliceMoments:
+    """The moments of :func:`input_slice_moments` accumulated over windows of the image, in float64.
+
+    Sums are of values shifted by the first window's means, so no large means
+    cancel in the covariances. ``rest=None`` is a conv with no learned part
+    (all its input channels tuned): its terms are zero.
+    """
+
+    def __init__(self, spec: Conv) -> None:
+        self.spec = spec
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+        self.shift: dict[str, torch.Tensor] = {}
+
+    def add(self, x: torch.Tensor, rest: torch.Tensor | None, core: tuple[int, int, int, int]) -> None:
+        """Output pixels ``core`` (y0, y1, x0, x1) of ``x`` (N, J, h, w) and ``rest`` (N, C, h, w), crop-relative.
+
+        ``x`` must hold the conv's margin around ``core`` except where that
+        lies outside the image, where the conv reads zeros.
+        """
+        y0, y1, x0, x1 = core
+        pad = self.spec.padding
+        rows = max(1, MOMENT_CHUNK_PIXELS // (x1 - x0))
+        for r0 in range(y0, y1, rows):
+            r1 = min(y1, r0 + rows)
+            a0, a1, b0, b1 = max(0, r0 - pad), min(x.shape[-2], r1 + pad), max(0, x0 - pad), min(x.shape[-1], x1 + pad)
+            part = x[..., a0:a1, b0:b1].float()
+            patches = F.unfold(part, self.spec.k, dilation=self.spec.dilation, padding=pad)
+            patches = patches.view(*patches.shape[:2], a1 - a0, b1 - b0)[..., r0 - a0 : r1 - a0, x0 - b0 : x1 - b0]
+            values = {"patch": patches.flatten(2)}  # (N, J*k*k, n), ordered as w.flatten(1)
+            if rest is not None:
+                values["rest"] = rest[..., r0:r1, x0:x1].float().flatten(2)  # (N, C, n)
+            self._add(values)
+
+    def _add(self, values: dict[str, torch.Tensor]) -> None:
+        if not self.shift:
+            self.shift = {name: v.mean(-1, keepdim=True) for name, v in values.items()}
+        v = {name: t - self.shift[name] for name, t in values.items()}
+        parts = {"patch": v["patch"].sum(-1), "patch_sq": v["patch"] @ v["patch"].transpose(1, 2)}
+        if "rest" in v:
+            parts.update(rest=v["rest"].sum(-1), rest_sq=(v["rest"] * v["rest"]).sum(-1),
+                         cross=v["rest"] @ v["patch"].transpose(1, 2))
+        for name, value in parts.items():
+            self.sums[name] = self.sums.get(name, 0) + value.double()
+        self.count += v["patch"].shape[-1]
+
+    def result(self) -> dict[str, torch.Tensor]:
+        s, n = self.sums, self.count
+        patch_mean = s["patch"] / n  # of the shifted values
+        moments = {
+            "patch_mean": patch_mean + self.shift["patch"][..., 0].double(),
+            "patch_cov": s["patch_sq"] / n - patch_mean[..., :, None] * patch_mean[..., None, :],
+        }
+        if "rest" in s:
+            rest_mean = s["rest"] / n
+            moments.update(
+                rest_mean=rest_mean + self.shift["rest"][..., 0].double(),
+                rest_var=(s["rest_sq"] / n - rest_mean * rest_mean).clamp_min(0),
+                cross_cov=s["cross"] / n - rest_mean[..., :, None] * patch_mean[..., None, :],
+            )
+        else:
+            batch, cout, taps = patch_mean.shape[0], self.spec.cout, patch_mean.shape[-1]
+            zero = patch_mean.new_zeros
+            moments.update(rest_mean=zero(batch, cout), rest_var=zero(batch, cout), cross_cov=zero(batch, cout, taps))
+        return {name: t.float() for name, t in moments.items()}
+
+
+def input_slice_moments(x: torch.Tensor, rest: torch.Tensor | None, spec: Conv) -> dict[str, torch.Tensor]:
     """Whole-image moments from which :func:`input_slice_stats` gives exact output statistics.
 
     For ``y = rest + conv(x, w)`` with ``x`` some input channels (N, J, H, W),
-    ``rest`` (N, C, H, W) the conv's output from its other input channels, and
-    ``w`` (C, J, k, k) any weight, the instance-norm statistics of ``y`` follow
-    from these (N, ...) tensors alone: ``y - mean(y)`` is ``rest - mean(rest)``
-    plus ``w`` times the centred J x k x k patches of ``x``. Everything is a
-    covariance, so no large means cancel. Computed in at least float32.
+    ``rest`` (N, C, H, W) the conv's output from its other input channels (None
+    when there are none), and ``w`` (C, J, k, k) any weight, the instance-norm
+    statistics of ``y`` follow from these (N, ...) tensors alone: ``y -
+    mean(y)`` is ``rest - mean(rest)`` plus ``w`` times the centred J x k x k
+    patches of ``x``. Everything is a covariance, so no large means cancel.
+    Computed in float32, summed in float64, a band of rows at a time.
     """
-    dtype = torch.promote_types(x.dtype, torch.float32)
-    x, rest = x.to(dtype), rest.to(dtype)
-    patches = F.unfold(x, spec.k, dilation=spec.dilation, padding=spec.padding)  # (N, J*k*k, H*W), as w.flatten(1)
-    patch_mean = patches.mean(dim=-1)
-    centred = patches - patch_mean[..., None]
-    pixels = centred.shape[-1]
-    rest_mean, rest_var = instance_stats(rest)
-    return {
-        "rest_mean": rest_mean,
-        "rest_var": rest_var,
-        "patch_mean": patch_mean,
-        "cross_cov": rest.flatten(2) @ centred.transpose(1, 2) / pixels,  # (N, C, J*k*k)
-        "patch_cov": centred @ centred.transpose(1, 2) / pixels,  # (N, J*k*k, J*k*k)
-    }
+    moments = SliceMoments(spec)
+    moments.add(x, rest, (0, x.shape[-2], 0, x.shape[-1]))
+    return moments.result()
 
 
 def input_slice_stats(moments: dict[str, torch.Tensor], weight: torch.Tensor) -> Stats:

@@ -31,12 +31,18 @@ conv_out (channel2)    24.96 / .778  + a 64->1 3x3 conv (0.6k MAC)
 
 ``conv_in`` gains 1.4 dB over the paper's own default for about 1.6x its
 head time (1 MP, 2 CPU threads: 0.41 s against 0.25 s; the trunk takes 5.4 s);
-``conv`` gains 0.8 dB more but takes 0.8 s, and as the statistics of the norm
-after it change with the parameters, every window first needs a full-image
-conv19 pass. Those statistics change for ``conv_in`` too, but follow exactly
-from small whole-image moments the trunk stores (the learned 63 input
-channels' output and the covariances of the tuned channels' 3x3 patches), so
-a window renders exactly, in proportion to its area, from a 2-pixel margin.
+``conv`` gains 0.8 dB more for a head about 7 times as much work. The
+statistics of the norm after the tuned conv change with the parameters, but
+follow exactly from small whole-image moments the trunk stores (for
+``conv_in``, the learned 63 input channels' output and the covariances of the
+tuned channel's 3x3 patches; for ``conv``, the covariances of all input
+channels' 3x3 patches), so a window renders exactly, in proportion to its
+area, from a 2-pixel margin. With ``tuned_channels: k`` the moments are those
+of the k tuned channels' 3x3 patches, and the head's conv19 work grows
+k-fold; at width 16, all fifteen operators, k = 4 and 8 of 16 gained 0.80 and
+1.01 dB over k = 1 on Set5, all of conv19 1.68 dB (``docs/analysis.md``, "The
+long skip"); at width 32, k = 8 of 32 gained in training-sized windows but not
+on whole images (``docs/training.md``, fifth session).
 ``"norm19"`` (or ``"norm"``, the last norm) remains the paper's choice and the
 real-time preset's.
 """
@@ -135,20 +141,29 @@ class TunableNet(BaseNet):
         self.norm_scale, self.norm_shift = self.learned_norms(learned)
 
     @property
+    def moment_head(self) -> bool:
+        """True when the head gets the statistics of the norm after the tuned conv from trunk moments.
+
+        ``conv_in`` and ``conv`` (conv19 followed by the last norm): see
+        :func:`~paramops.models.layers.input_slice_moments`.
+        """
+        return self.tuned in ("conv_in", "conv") and self.split + 1 == self.last_norm
+
+    @property
     def windowed_head(self) -> bool:
         """True when ``head(..., region=w)`` costs in proportion to the window, not the image.
 
-        That holds for ``conv_in`` and a tuned last norm, whose head statistics
-        come from the trunk; other positions first run their
+        That holds for ``conv_in``, ``conv`` and a tuned last norm, whose head
+        statistics come from the trunk; other positions first run their
         parameter-dependent layers over the whole image.
         """
-        return self.split == self.last_norm or self.tuned == "conv_in"
+        return self.split == self.last_norm or self.moment_head
 
     @property
     def head_margin(self) -> int:
         """Pixels of context around a window that ``head(..., region=...)`` reads from the features.
 
-        2 for ``conv_in`` (conv19 and conv20, both 3x3), 1 for a tuned last
+        2 for ``conv_in`` and ``conv`` (conv19 and conv20, both 3x3), 1 for a tuned last
         norm (conv20); for other positions, the 1 pixel of conv20 after a
         full-image pass up to the last norm.
         """
@@ -210,10 +225,10 @@ class TunableNet(BaseNet):
         return self._complete(self._trunk_part(pad_even(network_input(x)), norm_stats), x)
 
     def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
-        """Add what needs the whole image: its size, the image itself (residual), ``conv_in`` moments."""
+        """Add what needs the whole image: its size, the image itself (residual), the head's moments."""
         features.size = tuple(x.shape[-2:])
         features.image = x if self.residual else None
-        if self.tuned == "conv_in":
+        if self.moment_head:
             features.moments = input_slice_moments(features.h, features.fixed, self.tuning_conv)
         return features
 
@@ -343,7 +358,7 @@ class TunableNet(BaseNet):
         predicted = self.predictor(p)
         weights, affines = self._weights(predicted), self._affines(predicted)
         known = {}
-        if self.tuned == "conv_in":
+        if self.moment_head:
             known[self.ops[self.last_norm].name] = input_slice_stats(features.moments, weights[self.tuning_conv.name])
         if region is None:
             h, skips = self._tuned_layer(features, weights, affines)

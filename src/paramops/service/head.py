@@ -1,7 +1,8 @@
 """The head: what re-runs when a parameter moves.
 
 :class:`BandHead` is the fast path for the shipped kind of model, a
-``conv_in`` TunableNet ending ``conv19 -> norm19 -> ReLU -> conv20``. Per
+``conv_in`` TunableNet (any ``tuned_channels``), or one with all of conv19
+tuned (``conv``), ending ``conv19 -> norm19 -> ReLU -> conv20``. Per
 parameter vector it folds everything that does not vary over the image into
 two small matrices. norm19's statistics come from the trunk's moments (exact,
 see :func:`~paramops.models.layers.input_slice_stats`), giving its scale
@@ -11,7 +12,7 @@ scale, the same for all parameters. So ``fixed`` is stored multiplied by
 ``s`` once, ``|a|`` goes into conv20's weights, and per row band, so every
 intermediate stays in the CPU's caches::
 
-    z   = s*fixed + [s*w | s*b/a] @ [patches(h); 1]  # conv19 + norm19: a copy, one GEMM
+    z   = s*fixed + [s*w | s*b/a] @ [patches(h); 1]  # conv19 + norm19: a copy (no fixed for conv), one GEMM
     z   = relu(z)
     m   = (W20 * |a|) @ z                            # conv20's 9 taps, one GEMM
     out = sum of the 9 shifted taps of m + image     # (or + 0.5, non-residual)
@@ -102,12 +103,12 @@ class GenericHead:
 
 
 class BandHead:
-    """The ``conv_in`` head in row bands (see the module docstring)."""
+    """The ``conv_in`` / ``conv`` head in row bands (see the module docstring)."""
 
     @staticmethod
     def supports(net: TunableNet) -> bool:
         tail = net.ops[net.split :]
-        if net.tuned != "conv_in" or len(tail) != 4:
+        if not net.moment_head or len(tail) != 4:
             return False
         first, norm, relu, last = tail
         plain = all(
@@ -136,7 +137,7 @@ class BandHead:
 
     def adapt(self, features: TrunkFeatures) -> TrunkFeatures:
         """Features as :meth:`render` reads them: ``fixed`` times the signs of norm19's scale (in place)."""
-        if bool((self.sign != 1).any()):
+        if features.fixed is not None and bool((self.sign != 1).any()):
             features.fixed.mul_(self.sign.to(features.fixed.dtype)[:, None, None])
         return features
 
@@ -174,12 +175,13 @@ class BandHead:
 
     def _rows(self, features: TrunkFeatures, wb, taps, rows: tuple[int, int], x0: int, x1: int, sink: Sink) -> None:
         """Render output rows ``rows`` x columns [x0, x1) band by band."""
-        h, fixed = features.h[0], features.fixed[0]  # (J, H', W'), (C, H', W'): padded, even sizes
+        # (J, H', W') and (C, H', W') or None (all of conv19 tuned): padded, even sizes
+        h, fixed = features.h[0], None if features.fixed is None else features.fixed[0]
         offset = None if features.image is None else features.image[0]
         tuned, height, width = h.shape
         k1, k2 = self.first.k, self.last.k
         m1, m2 = k1 // 2, k2 // 2
-        channels = fixed.shape[0]
+        channels = wb.shape[0]
         zc0, zc1 = max(0, x0 - m2), min(width, x1 + m2)
         cw = zc1 - zc0
         band = max(1, min(rows[1] - rows[0], self.band_pixels // cw))
@@ -202,8 +204,11 @@ class BandHead:
             shifted = hw.as_strided((tuned, k1, k1, zr1 - zr0, cw), (rs, cs, 1, cs, 1))
             patches[:-1, :n].view(tuned, k1, k1, zr1 - zr0, cw).copy_(shifted)
             zz = z[:, :n]
-            zz.view(channels, zr1 - zr0, cw).copy_(fixed[:, zr0:zr1, zc0:zc1])  # float16 storage converts here
-            zz.addmm_(wb, patches[:, :n]).relu_()
+            if fixed is None:
+                torch.mm(wb, patches[:, :n], out=zz).relu_()
+            else:
+                zz.view(channels, zr1 - zr0, cw).copy_(fixed[:, zr0:zr1, zc0:zc1])  # float16 storage converts here
+                zz.addmm_(wb, patches[:, :n]).relu_()
             tt = products[:, :n]
             torch.mm(taps, zz, out=tt)
             tt = tt.view(k2 * k2, 3, zr1 - zr0, cw)

@@ -38,11 +38,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from paramops.models.base import RELU, Conv, Norm, open_pushes, run_ops, scales_of
 from paramops.models.features import TrunkFeatures
-from paramops.models.layers import network_input, pad_even
+from paramops.models.layers import SliceMoments, network_input, pad_even
 from paramops.models.tiling import Window, even_up, inner, paste, tile_windows
 from paramops.models.tunable import TunableNet
 
@@ -167,48 +166,6 @@ class _Statistics:
         return self.mean.float(), (self.m2 / self.count).float()
 
 
-class _Moments:
-    """Whole-image :func:`input_slice_moments` accumulated tile by tile, in float64."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
-        self.shift: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def add(self, h: torch.Tensor, rest: torch.Tensor, spec: Conv, core: Window) -> None:
-        """``h`` (1, 1, h, w) and ``rest`` (1, C, h, w) computed on a crop; ``core`` is the interior, crop-relative."""
-        y0, y1, x0, x1 = core
-        patches = F.unfold(h.float(), spec.k, dilation=spec.dilation, padding=spec.padding)
-        patches = patches.view(1, -1, *h.shape[-2:])[..., y0:y1, x0:x1].flatten(2)  # (1, k*k, n)
-        rest = rest[..., y0:y1, x0:x1].float().flatten(2)  # (1, C, n)
-        # Sums of values shifted by the first tile's means: no large means cancel in the covariances.
-        if self.shift is None:
-            self.shift = (rest.mean(-1, keepdim=True), patches.mean(-1, keepdim=True))
-        rest, patches = rest - self.shift[0], patches - self.shift[1]
-        parts = {
-            "rest": rest.sum(-1),
-            "rest_sq": (rest * rest).sum(-1),
-            "patch": patches.sum(-1),
-            "cross": rest @ patches.transpose(1, 2),
-            "patch_sq": patches @ patches.transpose(1, 2),
-        }
-        for name, value in parts.items():
-            self.sums[name] = self.sums.get(name, 0) + value.double()
-        self.count += patches.shape[-1]
-
-    def result(self) -> dict[str, torch.Tensor]:
-        s, n = self.sums, self.count
-        rest_mean, patch_mean = s["rest"] / n, s["patch"] / n  # of the shifted values
-        moments = {
-            "rest_mean": rest_mean + self.shift[0][..., 0].double(),
-            "rest_var": (s["rest_sq"] / n - rest_mean * rest_mean).clamp_min(0),
-            "patch_mean": patch_mean + self.shift[1][..., 0].double(),
-            "cross_cov": s["cross"] / n - rest_mean[..., :, None] * patch_mean[..., None, :],
-            "patch_cov": s["patch_sq"] / n - patch_mean[..., :, None] * patch_mean[..., None, :],
-        }
-        return {name: t.float() for name, t in moments.items()}
-
-
 def trunk_streamed(
     net: TunableNet,
     x: torch.Tensor,
@@ -279,9 +236,9 @@ def trunk_streamed(
 
 
 def _final_stage(net: TunableNet, start: int, crops, stats, padded, fixed_dtype) -> TrunkFeatures:
-    """Run the last stage up to the tuned layer on every tile; assemble the features (and conv_in moments)."""
+    """Run the last stage up to the tuned layer on every tile; assemble the features (and the head's moments)."""
     scales = net._feature_scales()
-    moments = _Moments() if net.tuned == "conv_in" else None
+    moments = SliceMoments(net.tuning_conv) if net.moment_head else None
     result: TrunkFeatures | None = None
     for window, crop, source, skips in crops:
         part = net._trunk_part(source, stats, start=start, skips=skips)
@@ -297,7 +254,7 @@ def _final_stage(net: TunableNet, start: int, crops, stats, padded, fixed_dtype)
             paste(out, inner(t, window, crop, s), window, s)
         if moments is not None:
             core = (window[0] - crop[0], window[1] - crop[0], window[2] - crop[2], window[3] - crop[2])
-            moments.add(part.h, part.fixed, net.tuning_conv, core)
+            moments.add(part.h, part.fixed, core)
     if moments is not None:
         result.moments = moments.result()
     return result
