@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -188,6 +189,8 @@ def test_cli_zarr_and_tiff_in_and_out(tmp_path, cli_model, checkpoint, stack, st
 
 
 def test_cli_resumes_without_redoing_finished_chunks(tmp_path, checkpoint, stack_zarr, expected, monkeypatch):
+    import dask
+
     from paramops import io_chunked
     from paramops.service.chunked import ChunkPlan
 
@@ -206,8 +209,12 @@ def test_cli_resumes_without_redoing_finished_chunks(tmp_path, checkpoint, stack
             written.append(block)
 
     monkeypatch.setattr(io_chunked.PartialOutput, "write", write_then_fail)
-    with pytest.raises(RuntimeError, match="power cut"):
+    # A pool of the first run's own: dask returns the error while other tasks still run; waiting for
+    # them keeps their renders and writes out of the second run's counts.
+    pool = ThreadPoolExecutor(4)
+    with dask.config.set(pool=pool), pytest.raises(RuntimeError, match="power cut"):
         apply_cli(*args)
+    pool.shutdown(wait=True)
     partial = io_chunked.PartialOutput(tmp_path / "out.tif")
     done = partial.done()
     assert set(written) == done and 5 <= len(done) < total and not (tmp_path / "out.tif").exists()
