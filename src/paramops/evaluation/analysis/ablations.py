@@ -50,6 +50,11 @@ SKIP_PAIRS = (
      "eight tuned input channels", "joint-w16-skip", "joint-w16-skip-in8"),
     ("with the skip: all fifteen operators, width 32, 12,000 steps, 8 of conv19's 32 input channels tuned instead of 1",
      "eight tuned input channels", "default", "default-in8"),
+    ("with the skip: all fifteen operators, width 32, 12,000 steps, all of conv19 tuned and narrowed to 8 output "
+     "channels (the head's work of 8 tuned input channels) instead of conv_in", "the narrow tuned conv19", "default",
+     "tunable-conv-skip-w32-lw8"),
+    ("with the skip and conv19 tuned, width 32, 12,000 steps: conv19 narrowed from 32 to 8 output channels",
+     "the narrower conv19", "tunable-conv-skip-w32", "tunable-conv-skip-w32-lw8"),
 )
 # Two 12,000-step trainings of `default` on the same pairs differed by up to this much on one
 # operator (docs/training.md, third session): one run per variant cannot resolve less.
