@@ -12,7 +12,8 @@ scale, the same for all parameters. So ``fixed`` is stored multiplied by
 ``s`` once, ``|a|`` goes into conv20's weights, and per row band, so every
 intermediate stays in the CPU's caches::
 
-    z   = s*fixed + [s*w | s*b/a] @ [patches(h); 1]  # conv19 + norm19: a copy (no fixed for conv), one GEMM
+    z   = s*fixed + [s*w | s*b/a] @ [patches(h); 1]  # conv19 + norm19: a copy, one GEMM
+                                                     # (conv: a direct convolution of h, no fixed)
     z   = relu(z)
     m   = (W20 * |a|) @ z                            # conv20's 9 taps, one GEMM
     out = sum of the 9 shifted taps of m + image     # (or + 0.5, non-residual)
@@ -27,7 +28,11 @@ A window renders from the features around it alone (a margin of 2 pixels),
 and every output pixel is computed by the same arithmetic whatever the
 window or band it falls in (the GEMMs' per-column results do not depend on
 the number of columns), so a region equals the same window of the full
-render bit for bit on the CPU.
+render bit for bit on the CPU. A fully predicted conv19 (no ``fixed``) is
+convolved directly, which is much faster than patches of all its input
+channels for a GEMM with few outputs; the convolution's rounding may depend
+on the band's shape, so its regions agree with the full render to float
+rounding (1 ulp seen), not bit for bit.
 
 :class:`GenericHead` covers every other TunableNet through
 :meth:`TunableNet.head`, window by window; it agrees with the fast path to
@@ -42,6 +47,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
+import torch.nn.functional as F
 
 from paramops.models.base import RELU, Conv, Norm
 from paramops.models.features import TrunkFeatures
@@ -188,8 +194,11 @@ class BandHead:
         most = (band + 2 * m2) * cw
         new = dict(device=h.device, dtype=torch.float32)
         window_h = torch.empty(tuned, band + 2 * (m1 + m2), cw + 2 * m1, **new)
-        patches = torch.empty(tuned * k1 * k1 + 1, most, **new)
-        patches[-1] = 1.0  # multiplies the offset column of wb
+        if fixed is None:
+            kernel = wb[:, :-1].reshape(channels, tuned, k1, k1)
+        else:
+            patches = torch.empty(tuned * k1 * k1 + 1, most, **new)
+            patches[-1] = 1.0  # multiplies the offset column of wb
         z = torch.empty(channels, most, **new)
         products = torch.empty(taps.shape[0], most, **new)
         out = torch.empty(3, band, x1 - x0, **new)
@@ -199,14 +208,15 @@ class BandHead:
             n = (zr1 - zr0) * cw
             hw = window_h[:, : zr1 - zr0 + 2 * m1]
             _zero_padded(hw, h, zr0 - m1, zc0 - m1)
-            # The k x k shifted views of the h window, (channel, ky, kx, row, col) as in w, copied in one go.
-            rs, cs = hw.stride(0), hw.stride(1)
-            shifted = hw.as_strided((tuned, k1, k1, zr1 - zr0, cw), (rs, cs, 1, cs, 1))
-            patches[:-1, :n].view(tuned, k1, k1, zr1 - zr0, cw).copy_(shifted)
             zz = z[:, :n]
             if fixed is None:
-                torch.mm(wb, patches[:, :n], out=zz).relu_()
+                # All of conv19's inputs: a direct convolution beats building 9 * J patch rows for a few outputs.
+                zz.view(1, channels, zr1 - zr0, cw).copy_(F.conv2d(hw[None], kernel, wb[:, -1])).relu_()
             else:
+                # The k x k shifted views of the h window, (channel, ky, kx, row, col) as in w, copied in one go.
+                rs, cs = hw.stride(0), hw.stride(1)
+                shifted = hw.as_strided((tuned, k1, k1, zr1 - zr0, cw), (rs, cs, 1, cs, 1))
+                patches[:-1, :n].view(tuned, k1, k1, zr1 - zr0, cw).copy_(shifted)
                 zz.view(channels, zr1 - zr0, cw).copy_(fixed[:, zr0:zr1, zc0:zc1])  # float16 storage converts here
                 zz.addmm_(wb, patches[:, :n]).relu_()
             tt = products[:, :n]
