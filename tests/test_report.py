@@ -173,3 +173,5 @@ def test_network_summary_names_what_sets_a_network_apart():
     config = {"arch": "tunable", "width": 32, "tuned": "conv_in", "tuned_channels": 8, "skip": True}
     assert network_summary(config) == "tunable, width 32, tuned conv_in (8 input channels), long skip"
     assert network_summary({**config, "tuned_channels": 1}) == "tunable, width 32, tuned conv_in, long skip"
+    narrow = {"arch": "tunable", "width": 32, "last_width": 8, "tuned": "conv", "skip": True}
+    assert network_summary(narrow) == "tunable, width 32, last hidden conv 8 wide, tuned conv, long skip"
