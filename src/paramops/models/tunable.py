@@ -44,7 +44,10 @@ k-fold; at width 16, all fifteen operators, k = 4 and 8 of 16 gained 0.80 and
 long skip"); at width 32, k = 8 of 32 gained in training-sized windows but not
 on whole images (``docs/training.md``, fifth session).
 ``"norm19"`` (or ``"norm"``, the last norm) remains the paper's choice and the
-real-time preset's.
+real-time preset's. The shipped ``default`` model tunes ``conv`` with conv19
+narrowed to 8 channels (``last_width: 8``), whose head does about the work
+of ``tuned_channels: 8`` and, unlike it, kept its gain on whole images
+(``configs/default.yaml``).
 """
 
 from __future__ import annotations
