@@ -131,7 +131,8 @@ class SliceMoments:
 
     Sums are of values shifted by the first window's means, so no large means
     cancel in the covariances. ``rest=None`` is a conv with no learned part
-    (all its input channels tuned): its terms are zero.
+    (all its input channels tuned): its terms are zero. Computed and returned
+    in ``x``'s dtype, at least float32.
     """
 
     def __init__(self, spec: Conv) -> None:
@@ -139,6 +140,7 @@ class SliceMoments:
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
         self.shift: dict[str, torch.Tensor] = {}
+        self.dtype = torch.float32
 
     def add(self, x: torch.Tensor, rest: torch.Tensor | None, core: tuple[int, int, int, int]) -> None:
         """Output pixels ``core`` (y0, y1, x0, x1) of ``x`` (N, J, h, w) and ``rest`` (N, C, h, w), crop-relative.
@@ -148,16 +150,17 @@ class SliceMoments:
         """
         y0, y1, x0, x1 = core
         pad = self.spec.padding
+        self.dtype = torch.promote_types(x.dtype, torch.float32)
         rows = max(1, MOMENT_CHUNK_PIXELS // (x1 - x0))
         for r0 in range(y0, y1, rows):
             r1 = min(y1, r0 + rows)
             a0, a1, b0, b1 = max(0, r0 - pad), min(x.shape[-2], r1 + pad), max(0, x0 - pad), min(x.shape[-1], x1 + pad)
-            part = x[..., a0:a1, b0:b1].float()
+            part = x[..., a0:a1, b0:b1].to(self.dtype)
             patches = F.unfold(part, self.spec.k, dilation=self.spec.dilation, padding=pad)
             patches = patches.view(*patches.shape[:2], a1 - a0, b1 - b0)[..., r0 - a0 : r1 - a0, x0 - b0 : x1 - b0]
             values = {"patch": patches.flatten(2)}  # (N, J*k*k, n), ordered as w.flatten(1)
             if rest is not None:
-                values["rest"] = rest[..., r0:r1, x0:x1].float().flatten(2)  # (N, C, n)
+                values["rest"] = rest[..., r0:r1, x0:x1].to(self.dtype).flatten(2)  # (N, C, n)
             self._add(values)
 
     def _add(self, values: dict[str, torch.Tensor]) -> None:
@@ -190,7 +193,7 @@ class SliceMoments:
             batch, cout, taps = patch_mean.shape[0], self.spec.cout, patch_mean.shape[-1]
             zero = patch_mean.new_zeros
             moments.update(rest_mean=zero(batch, cout), rest_var=zero(batch, cout), cross_cov=zero(batch, cout, taps))
-        return {name: t.float() for name, t in moments.items()}
+        return {name: t.to(self.dtype) for name, t in moments.items()}
 
 
 def input_slice_moments(x: torch.Tensor, rest: torch.Tensor | None, spec: Conv) -> dict[str, torch.Tensor]:
@@ -202,7 +205,7 @@ def input_slice_moments(x: torch.Tensor, rest: torch.Tensor | None, spec: Conv) 
     statistics of ``y`` follow from these (N, ...) tensors alone: ``y -
     mean(y)`` is ``rest - mean(rest)`` plus ``w`` times the centred J x k x k
     patches of ``x``. Everything is a covariance, so no large means cancel.
-    Computed in float32, summed in float64, a band of rows at a time.
+    Computed in at least float32, summed in float64, a band of rows at a time.
     """
     moments = SliceMoments(spec)
     moments.add(x, rest, (0, x.shape[-2], 0, x.shape[-1]))
