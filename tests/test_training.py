@@ -217,3 +217,22 @@ def test_tiny_run_trains_resumes_and_exports(photos, tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
     result = model.apply(image, "l0", lam=0.02)
     assert result.shape == image.shape and result.dtype == np.uint8
+
+
+def test_lengthened_run_resumes_at_its_new_schedules_rate(photos, tmp_path):
+    import torch
+
+    from paramops.training.loop import train
+
+    config = parse_config({**TINY, "data": {**TINY["data"], "train": str(photos)}})
+    run_dir = tmp_path / "run"
+    train(config, run_dir=run_dir, out=tmp_path / "tiny.pt", device="cpu", progress=False)
+    finished = torch.load(run_dir / "last.pt", weights_only=False)["optimiser"]["param_groups"][0]["lr"]
+    assert finished == pytest.approx(config.train.lr * config.train.gamma)  # past the milestone at 4
+
+    longer = parse_config({**TINY, "data": {**TINY["data"], "train": str(photos)},
+                           "train": {**TINY["train"], "steps": 8, "milestones": [8]}})
+    train(longer, run_dir=run_dir, out=tmp_path / "tiny.pt", device="cpu", max_steps=1, progress=False)
+    resumed = torch.load(run_dir / "last.pt", weights_only=False)
+    assert resumed["step"] == 7
+    assert resumed["optimiser"]["param_groups"][0]["lr"] == pytest.approx(config.train.lr)

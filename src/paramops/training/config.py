@@ -48,6 +48,10 @@ class TrainConfig:
     checkpoint_every: int = 250
     threads: int | None = None
 
+    def lr_at(self, step: int) -> float:
+        """The learning rate of the step schedule after ``step`` steps."""
+        return self.lr * self.gamma ** sum(m <= step for m in self.milestones)
+
 
 @dataclass(frozen=True)
 class RunConfig:

@@ -132,12 +132,16 @@ def train(
         net.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
-        # The config's schedule wins over the saved one, so a run can be
-        # shortened or lengthened between sittings without starting again.
-        schedule.milestones = Counter(tc.milestones)
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         step, seconds = state["step"], state["seconds"]
+        # The config's schedule wins over the saved one, so a run can be
+        # shortened or lengthened between sittings without starting again:
+        # its milestones, and the rate they give at this step (MultiStepLR
+        # only ever multiplies the rate it has).
+        schedule.milestones = Counter(tc.milestones)
+        for group in optimiser.param_groups:
+            group["lr"] = tc.lr_at(step)
 
     def checkpoint() -> None:
         _save_atomic(
