@@ -426,10 +426,36 @@ def test_tiled_planes_match_whole_image_renders(model, monkeypatch):
         np.testing.assert_array_equal(tiled.render("img", op, (slice(40, 90), slice(3, 128)), **params), b[40:90, 3:])
 
 
-def test_tiled_features_too_large_for_float16_stay_float32(photo):
-    model = tiny_model()
+def test_tiled_planes_of_a_tuned_conv19_keep_its_input_in_float16():
+    """With all of conv19 tuned there is no ``fixed``: its input ``h`` is the largest feature, stored in float16."""
+    model = tiny_model(tuned="conv")
+    image = np.tile(data.astronaut()[100:196, 180:244], (1, 2, 1)).astype(np.float32) / 255  # 96 x 128
+    whole, tiled = ModelService(model), ModelService(model, tile_pixels=1000, tile=32)
+    for service in (whole, tiled):
+        service.prepare("img", image)
+    # h (8 channels) is 32 of the whole plane's 44 bytes a pixel at full resolution, plus half-resolution skips.
+    assert tiled.cache_info()["bytes"] < 0.7 * whole.cache_info()["bytes"]
+    for op, params in [("l0", {"lam": 0.05}), ("wls", {"lam": 4.0})]:
+        a, b = whole.render("img", op, **params), tiled.render("img", op, **params)
+        assert psnr(a, b) >= 45.0
+        np.testing.assert_allclose(tiled.render("img", op, (slice(40, 90), slice(3, 128)), **params), b[40:90, 3:],
+                                   atol=1e-6)
+
+
+def _large_fixed(net) -> None:
+    net.convs["conv19"].mul_(1e5)  # conv19's learned part, stored as fixed
+
+
+def _large_h(net) -> None:
+    net.norm_scale["norm18"].mul_(1e5)  # conv19's input, stored as h when all of conv19 is tuned
+    net.norm_shift["norm18"].mul_(1e5)
+
+
+@pytest.mark.parametrize("tuned, enlarge", [("conv_in", _large_fixed), ("conv", _large_h)])
+def test_tiled_features_too_large_for_float16_stay_float32(photo, tuned, enlarge):
+    model = tiny_model(tuned=tuned)
     with torch.no_grad():
-        model.net.convs["conv19"].mul_(1e5)  # conv19's learned part far beyond float16's range
+        enlarge(model.net)  # far beyond float16's range
     image = photo.astype(np.float32) / 255
     whole, tiled = ModelService(model), ModelService(model, tile_pixels=1000, tile=32)
     for service in (whole, tiled):

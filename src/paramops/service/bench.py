@@ -7,7 +7,7 @@
   parameter change, output in the input's dtype (the live-tuning cost);
 * ``region_ms``: a ``region`` window (1920 x 1080 by default) of a larger
   image whose features are stored as for images too large for a
-  whole-image trunk (tiled trunk, float16 ``fixed``).
+  whole-image trunk (tiled trunk, its largest feature in float16).
 
 Every time is the median of ``repeat`` runs after a warm-up run. Timing does
 not depend on the weights, so without shipped weights an untrained network

@@ -68,10 +68,11 @@ class ModelService:
     tile_pixels : int, optional
         Planes with more pixels run the trunk tile by tile
         (:func:`paramops.service.trunk.trunk_streamed`), with memory bounded
-        by the tile rather than the image, and keep ``fixed`` features in
-        float16. Default: the largest plane whose whole-image trunk needs at
-        most an eighth of the device's memory (about 5 megapixels at width 32
-        on 24 GB).
+        by the tile rather than the image, and keep their largest feature
+        (``fixed``, or ``h`` when all of conv19 is tuned) in float16.
+        Default: the largest plane whose whole-image trunk needs at most an
+        eighth of the device's memory (about 5 megapixels at width 32 on 24
+        GB).
     tile : int
         Side of the trunk's tiles, in pixels.
 
@@ -204,9 +205,10 @@ class ModelService:
             if x.shape[-2] * x.shape[-1] <= self.tile_pixels:
                 features = trunks.trunk_whole(net, x, report.check, report)
             else:
-                fixed_dtype = torch.float16 if isinstance(self._head, BandHead) else torch.float32
+                # The band head converts each band it reads; the others would compute in float16.
+                storage = torch.float16 if isinstance(self._head, BandHead) else torch.float32
                 features = trunks.trunk_streamed(net, x, tile=self.tile, check=report.check, progress=report,
-                                                 fixed_dtype=fixed_dtype)
+                                                 storage_dtype=storage)
             return self._head.adapt(features)
 
     def release(self, key: Hashable) -> None:

@@ -173,12 +173,14 @@ def trunk_streamed(
     tile: int,
     check: Callable[[], None],
     progress: ProgressFn,
-    fixed_dtype: torch.dtype = torch.float32,
+    storage_dtype: torch.dtype = torch.float32,
 ) -> TrunkFeatures:
     """The trunk of ``x`` (1, 3, H, W) stage by stage and tile by tile (see the module docstring).
 
-    ``fixed_dtype``: storage type of ``features.fixed`` (``conv_in`` /
-    ``conv_out``), the largest tensor; float16 halves it.
+    ``storage_dtype``: storage type of the largest feature, ``fixed``
+    (``conv_in`` / ``conv_out``) or else ``h`` (all of conv19 tuned: its 32
+    input channels); float16 halves it. The head's moments are accumulated
+    from the float32 values before storage.
     """
     height, width = x.shape[-2:]
     padded = (height + height % 2, width + width % 2)
@@ -229,27 +231,31 @@ def trunk_streamed(
                 paste(following, inner(h, window, crop, s), window, s)
             state = following
         else:
-            features = _final_stage(net, start, crops(start, stop), stats, padded, fixed_dtype)
+            features = _final_stage(net, start, crops(start, stop), stats, padded, storage_dtype)
     features.size = (height, width)
     features.image = x if net.residual else None
     return features
 
 
-def _final_stage(net: TunableNet, start: int, crops, stats, padded, fixed_dtype) -> TrunkFeatures:
+def _final_stage(net: TunableNet, start: int, crops, stats, padded, storage_dtype) -> TrunkFeatures:
     """Run the last stage up to the tuned layer on every tile; assemble the features (and the head's moments)."""
     scales = net._feature_scales()
     moments = SliceMoments(net.tuning_conv) if net.moment_head else None
     result: TrunkFeatures | None = None
     for window, crop, source, skips in crops:
         part = net._trunk_part(source, stats, start=start, skips=skips)
+        largest = -1 if part.fixed is not None else 0  # in spatial(): fixed, else h
         if result is None:
-            dtypes = [torch.float32] * (len(scales) - 1) + [fixed_dtype if part.fixed is not None else torch.float32]
+            dtypes = [torch.float32] * len(scales)
+            dtypes[largest] = storage_dtype
             result = part.with_spatial([
                 t.new_empty(*t.shape[:2], padded[0] // s, padded[1] // s, dtype=dtype)
                 for t, s, dtype in zip(part.spatial(), scales, dtypes)
             ])
-        if result.fixed is not None and result.fixed.dtype == torch.float16 and part.fixed.abs().max() > FLOAT16_MAX:
-            result.fixed = result.fixed.float()  # float16 would overflow: keep float32 (rare, costs memory)
+        stored = result.spatial()
+        if stored[largest].dtype == torch.float16 and part.spatial()[largest].abs().max() > FLOAT16_MAX:
+            stored[largest] = stored[largest].float()  # float16 would overflow: keep float32 (rare, costs memory)
+            result = result.with_spatial(stored)
         for out, t, s in zip(result.spatial(), part.spatial(), scales):
             paste(out, inner(t, window, crop, s), window, s)
         if moments is not None:
@@ -267,17 +273,18 @@ def whole_bytes(net: TunableNet, pixels: int) -> int:
     return pixels * (4 * activations * net.config["width"] + 16) + feature_bytes(net, pixels, torch.float32)
 
 
-def feature_bytes(net: TunableNet, pixels: int, fixed_dtype: torch.dtype) -> int:
-    """Bytes per image of the features (image, ``h``, ``fixed``), ignoring half-resolution skips."""
+def feature_bytes(net: TunableNet, pixels: int, storage_dtype: torch.dtype) -> int:
+    """Bytes per image of the features (image, ``h``, ``fixed``), ignoring half-resolution skips.
+
+    ``storage_dtype`` is that of the largest of them, as in :func:`trunk_streamed`.
+    """
     spec = net.tuning_conv
+    element = torch.empty((), dtype=storage_dtype).element_size()
     if net.tuned == "conv_in":
-        channels, fixed = net.tuned_channels, spec.cout
-    elif net.tuned == "conv_out":
-        channels, fixed = spec.cin, spec.cout - 1
-    else:
-        channels, fixed = max(spec.cin, spec.cout), 0
-    element = torch.empty((), dtype=fixed_dtype).element_size()
-    return pixels * (12 + 4 * channels + element * fixed)
+        return pixels * (12 + 4 * net.tuned_channels + element * spec.cout)
+    if net.tuned == "conv_out":
+        return pixels * (12 + 4 * spec.cin + element * (spec.cout - 1))
+    return pixels * (12 + element * max(spec.cin, spec.cout))
 
 
 def stage_halo(net: TunableNet) -> int:
@@ -285,7 +292,7 @@ def stage_halo(net: TunableNet) -> int:
     return max(even_up(_radius(net, start, stop + 1)) for start, stop in _stages(net))
 
 
-def streamed_bytes(net: TunableNet, pixels: int, tile: int, fixed_dtype: torch.dtype) -> int:
+def streamed_bytes(net: TunableNet, pixels: int, tile: int, storage_dtype: torch.dtype) -> int:
     """Rough peak bytes of :func:`trunk_streamed`: two checkpoints, the features, one tile's work.
 
     Two float32 checkpoints of ``width`` channels at half resolution are
@@ -293,4 +300,4 @@ def streamed_bytes(net: TunableNet, pixels: int, tile: int, fixed_dtype: torch.d
     of ``width`` channels over the tile and its halo.
     """
     crop = (tile + 2 * stage_halo(net)) ** 2
-    return pixels * 2 * net.config["width"] + feature_bytes(net, pixels, fixed_dtype) + crop * 16 * net.config["width"]
+    return pixels * 2 * net.config["width"] + feature_bytes(net, pixels, storage_dtype) + crop * 16 * net.config["width"]
