@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage import data as samples
 
-from paramops.evaluation.consistency import crop_consistency, tiled
+from paramops.evaluation.consistency import blended, crop_consistency, tiled
 from paramops.operators.reference import reference
 
 
@@ -27,3 +27,25 @@ def test_local_operators_are_crop_consistent_and_global_ones_are_not(photo):
 def test_bad_tiling_is_refused(photo):
     with pytest.raises(ValueError, match="patch >= 1"):
         tiled(photo, lambda window: window, patch=0)
+
+
+def test_blended_windows_are_exact_for_pointwise_processes_and_cover_every_size(photo):
+    for shape in [(96, 96), (70, 50), (30, 20)]:  # the window fits several times, once with a remainder, not at all
+        part = photo[: shape[0], : shape[1]]
+        np.testing.assert_array_equal(blended(part, lambda window: 255 - window, window=32, stride=16), 255 - part)
+    smooth = blended(photo.astype(float), lambda window: window * window.mean(), window=32, stride=8)
+    assert not np.allclose(smooth, photo * photo.mean())  # each window's own mean: not the whole image's
+
+
+def test_blended_windows_leave_no_seams(photo):
+    image = photo.astype(float)
+    offsets = blended(image, lambda window: window + window.mean(), window=32, stride=16) - image
+    # Each window adds a constant: blended with tents, the added field changes a little from pixel to pixel.
+    assert np.abs(np.diff(offsets, axis=1)).max() < 0.25 * np.ptp(offsets)
+    cut = tiled(image, lambda window: window + window.mean(), patch=16, margin=8) - image
+    assert np.abs(np.diff(cut, axis=1)).max() > np.abs(np.diff(offsets, axis=1)).max()
+
+
+def test_bad_blending_is_refused(photo):
+    with pytest.raises(ValueError, match="1 <= stride <= window"):
+        blended(photo, lambda window: window, window=16, stride=17)

@@ -50,6 +50,58 @@ def tiled(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, pat
     return out
 
 
+def blended(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, window: int = 96,
+            stride: int = 48) -> np.ndarray:
+    """``process`` run on overlapping windows whose results are blended: seamless, unlike :func:`tiled`.
+
+    Each pixel is the mean of the windows that contain it, weighted by a tent
+    that falls from the window's centre to nearly zero at its edges, so the
+    result is continuous where windows begin and end.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3)
+    process : callable
+        Maps a window of ``image`` to an array of the same shape and dtype.
+    window, stride : int
+        Window side and the step between windows, in pixels; ``1 <= stride <=
+        window``. The last window of a row or column is moved back to end at
+        the image's edge; an image smaller than ``window`` is one window.
+
+    Returns
+    -------
+    ndarray, like ``image`` (integer dtypes rounded)
+    """
+    if not 1 <= stride <= window:
+        raise ValueError(f"need 1 <= stride <= window, got window={window}, stride={stride}")
+    h, w = image.shape[:2]
+    total = np.zeros((h, w, image.shape[2]))
+    weights = np.zeros((h, w, 1))
+    for y in _starts(h, window, stride):
+        for x in _starts(w, window, stride):
+            part = image[y : y + window, x : x + window]
+            tent = _tent(part.shape[0])[:, None, None] * _tent(part.shape[1])[None, :, None]
+            total[y : y + window, x : x + window] += process(part) * tent
+            weights[y : y + window, x : x + window] += tent
+    out = total / weights
+    if np.issubdtype(image.dtype, np.integer):
+        info = np.iinfo(image.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(image.dtype)
+
+
+def _starts(size: int, window: int, stride: int) -> list[int]:
+    if size <= window:
+        return [0]
+    return [*range(0, size - window, stride), size - window]
+
+
+def _tent(n: int) -> np.ndarray:
+    """Weights of an n-pixel window, 1 at its centre and 1 / n at its edge pixels."""
+    distance = np.minimum(np.arange(n) + 0.5, n - 0.5 - np.arange(n))
+    return distance / distance.max()
+
+
 def crop_consistency(image: np.ndarray, op: str, *, patch: int = 64, margin: int = 16, **params: float) -> float:
     """PSNR (dB) of ``op`` run by :func:`tiled` against ``op`` on the whole ``image``."""
     pieces = tiled(image, lambda window: reference(window, op, **params), patch=patch, margin=margin)
