@@ -31,6 +31,7 @@ from paramops.evaluation.metrics import psnr
 from paramops.evaluation.report import machine, training_summary
 from paramops.image import from_working, to_working
 from paramops.io import read_image
+from paramops.models.tunable import TunableNet
 from paramops.operators.reference import reference
 from paramops.operators.registry import get_operator
 from paramops.training.config import DEFAULT_VAL_DIR
@@ -61,22 +62,26 @@ def with_whole_statistics(model, image: np.ndarray, op: str):
     return run
 
 
-def scores(model, image: np.ndarray, op: str) -> tuple[float, float, float, float, float | None]:
-    """PSNR against the target: whole, windows, windows with whole statistics, blended windows; the input's."""
+def scores(model, image: np.ndarray, op: str) -> tuple[float, float, float | None, float, float | None]:
+    """PSNR against the target: whole, windows, windows with whole statistics, blended windows; the input's.
+
+    Windows with whole statistics need a trunk that takes given statistics
+    (:class:`TunableNet`); None for other networks.
+    """
     spec = get_operator(op)
     if spec.family == "restoration":
         source, target = reference(image, op, seed=0), image
     else:
         source, target = image, reference(image, op)
     run = lambda window: model.apply(window, op)  # noqa: E731
-    outputs = [
-        model.apply(source, op),
-        tiled(source, run, patch=64, margin=16),
-        tiled(source, with_whole_statistics(model, source, op), patch=64, margin=16),
-        blended(source, run, window=96, stride=48),
-    ]
+    shared = None
+    if isinstance(model.net, TunableNet):
+        shared = psnr(tiled(source, with_whole_statistics(model, source, op), patch=64, margin=16), target)
+    whole, pieces, smooth = (psnr(out, target) for out in (
+        model.apply(source, op), tiled(source, run, patch=64, margin=16), blended(source, run, window=96, stride=48)
+    ))
     baseline = psnr(source, target) if spec.family == "restoration" else None
-    return (*(psnr(out, target) for out in outputs), baseline)
+    return whole, pieces, shared, smooth, baseline
 
 
 def model_table(name: str, images: list[np.ndarray]) -> list[str]:
@@ -84,9 +89,9 @@ def model_table(name: str, images: list[np.ndarray]) -> list[str]:
     model = paramops.load_model(name)
     rows = []
     for op in model.operators:
-        *runs, baseline = zip(*(scores(model, im, op) for im in images))
-        whole, pieces, shared, smooth = (float(np.mean(r)) for r in runs)
-        baseline = None if baseline[0] is None else float(np.mean(baseline))
+        whole, pieces, shared, smooth, baseline = (
+            None if r[0] is None else float(np.mean(r)) for r in zip(*(scores(model, im, op) for im in images))
+        )
         rows.append([op, db(whole), db(pieces), f"{pieces - whole:+.2f}", db(shared), db(smooth),
                      f"{smooth - whole:+.2f}", db(baseline)])
         print(name, *rows[-1], flush=True)

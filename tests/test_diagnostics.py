@@ -32,6 +32,10 @@ def test_window_statistics_scores_whole_and_windowed_runs(images, tmp_path, save
     assert set(rows) == {"operator", "wls", "denoise"}
     assert rows["wls"].rstrip(" |").endswith("-")  # no input baseline for a filter
     assert not rows["denoise"].rstrip(" |").endswith("-")
+    shared = 4  # the column of windows with the whole image's statistics
+    assert rows["wls"].split(" | ")[shared] != "-"  # a TunableNet's trunk takes given statistics
+    other = next(line for line in out.read_text().split("### `other`")[1].splitlines() if line.startswith("| l0 "))
+    assert other.split(" | ")[shared] == "-"  # a network without a trunk does not
 
 
 def test_crop_consistency_lists_every_filter_with_its_context(images, tmp_path, load_script):
