@@ -44,20 +44,21 @@ def with_whole_statistics(model, image: np.ndarray, op: str):
     """A function running ``model`` on a window of ``image`` with the whole image's instance-norm statistics."""
     net, p = model.net, model.encode(op)
 
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(to_working(array)[0]).permute(2, 0, 1)[None]
+    def tensor(rgb: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(rgb).permute(2, 0, 1)[None]
 
     with torch.inference_mode():
-        whole = tensor(image)
+        whole = tensor(to_working(image)[0])
         stats = net.trunk_statistics(whole)
         moments = net.trunk(whole).moments if net.moment_head else None
 
     def run(window: np.ndarray) -> np.ndarray:
+        rgb, layout = to_working(window)
         with torch.inference_mode():
-            features = net.trunk(tensor(window), norm_stats=stats)
+            features = net.trunk(tensor(rgb), norm_stats=stats)
             features.moments = moments  # the head's norm: whole-image statistics too
             out = net.head(features, p).clamp_(0.0, 1.0)[0].permute(1, 2, 0).numpy()
-        return from_working(out, to_working(window)[1])
+        return from_working(out, layout)
 
     return run
 
