@@ -154,10 +154,13 @@ def test_save_refuses_a_mismatched_encoding(tmp_path, net):
 
 
 def test_an_option_added_later_keeps_the_digest_of_the_networks_before_it(net):
-    # What the digest of this network was before `skip` and `tuned_channels` existed.
-    older = {key: value for key, value in net.config.items() if key not in ("skip", "tuned_channels")}
+    # What the digest of this network was before `skip`, `tuned_channels` and `norm_windows` existed.
+    older = {key: value for key, value in net.config.items() if key not in ("skip", "tuned_channels", "norm_windows")}
     texts = (json.dumps(older, sort_keys=True), json.dumps(ENCODING.to_config(), sort_keys=True), "")
     assert checkpoint.weights_digest(net, ENCODING) == checkpoint.checksum(*texts, net.state_dict())
     skipped = build_model({**net.config, "skip": True})
     skipped.load_state_dict(net.state_dict())  # the same weights, a different network
     assert checkpoint.weights_digest(skipped, ENCODING) != checkpoint.weights_digest(net, ENCODING)
+    windowed = build_model({**net.config, "norm_windows": [16, 8]})
+    windowed.load_state_dict(net.state_dict())  # the same weights, run differently
+    assert checkpoint.weights_digest(windowed, ENCODING) != checkpoint.weights_digest(net, ENCODING)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from paramops.evaluation.metrics import psnr
+from paramops.models.windows import tent, window_starts
 from paramops.operators.reference import reference
 
 
@@ -77,29 +78,17 @@ def blended(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, w
     h, w = image.shape[:2]
     total = np.zeros((h, w, image.shape[2]))
     weights = np.zeros((h, w, 1))
-    for y in _starts(h, window, stride):
-        for x in _starts(w, window, stride):
+    for y in window_starts(h, window, stride):
+        for x in window_starts(w, window, stride):
             part = image[y : y + window, x : x + window]
-            tent = _tent(part.shape[0])[:, None, None] * _tent(part.shape[1])[None, :, None]
-            total[y : y + window, x : x + window] += process(part) * tent
-            weights[y : y + window, x : x + window] += tent
+            weight = tent(part.shape[0]).numpy()[:, None, None] * tent(part.shape[1]).numpy()[None, :, None]
+            total[y : y + window, x : x + window] += process(part) * weight
+            weights[y : y + window, x : x + window] += weight
     out = total / weights
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         out = np.clip(np.rint(out), info.min, info.max)
     return out.astype(image.dtype)
-
-
-def _starts(size: int, window: int, stride: int) -> list[int]:
-    if size <= window:
-        return [0]
-    return [*range(0, size - window, stride), size - window]
-
-
-def _tent(n: int) -> np.ndarray:
-    """Weights of an n-pixel window, 1 at its centre and 1 / n at its edge pixels."""
-    distance = np.minimum(np.arange(n) + 0.5, n - 0.5 - np.arange(n))
-    return distance / distance.max()
 
 
 def crop_consistency(image: np.ndarray, op: str, *, patch: int = 64, margin: int = 16, **params: float) -> float:

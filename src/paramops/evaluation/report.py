@@ -382,10 +382,10 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores]) -
         text += " What would close it:"
     steps = default.model.meta.get("steps", "?")
     width = default.model.config.get("width", "?")
-    return text + (" training on crops large enough that instance norm's statistics match a whole image's (a"
-                   f" longer schedule than the {steps} steps run, on twice the 64 px pairs, did not help whole"
-                   " images), overlapping windows blended at inference, or a wider trunk"
-                   f" (width {width}; the paper's is 64, and 128 for Table VI).")
+    return text + (" training that makes better use of the 64 px patches the windows now reproduce: a wider"
+                   f" trunk (width {width}; the paper's is 64, and 128 for Table VI) or a longer schedule than the"
+                   f" {steps} steps run (on whole-image statistics a longer run gained nothing; the windows keep"
+                   " what it gains in them).")
 
 
 def _bars_section(models: Mapping[str, ModelScores]) -> list[str]:
@@ -414,16 +414,14 @@ def _bars_section(models: Mapping[str, ModelScores]) -> list[str]:
             "Two suspected causes common to many bars were measured in the third session: training pairs cut",
             "from crops where five filters give a crop another result than the whole image",
             "(`docs/crop_consistency.md`), and instance norm's statistics over 64 px patches, not a whole",
-            "image's (`docs/window_statistics.md`). On a short run fixing either did not raise whole-image",
-            "quality. The sixth session found the second is what now limits the trained models: run in 96 px",
-            "windows with their own statistics, `default` scores up to 3 dB higher on nine filters and on every",
-            "restoration, longer training raises those window scores but not the whole-image ones, and the same",
-            "windows given the whole image's statistics lose the gain. Overlapping windows blended with tent",
-            "weights keep it without seams, at about four times the work (`docs/training.md`, sixth session).",
-            "What did raise whole-image quality: a long skip from conv2 to conv18 (fourth session), and",
-            "predicting all of conv19 rather than one input slice of it, narrowed to 8 channels so its head",
-            "stays fast (fifth session); `default` has both. Predicting all of conv19 at full width gains",
-            "another 0.5 dB on Set5 for a 1.5 times slower head (`docs/training.md`, fifth session).",
+            "image's (`docs/window_statistics.md`). The sixth session found the second is what limited the",
+            "trained models: in 96 px windows with their own statistics `default` scored up to 3 dB higher.",
+            "Since the seventh session `default` runs that way (`norm_windows: [96, 64]`, see",
+            "`paramops.models.windows`): its trunk runs on 96 px windows every 64 px, each with its own",
+            "statistics, blended with tent weights, and its head normalises each pixel with its windows'",
+            "statistics. Same weights; about 2.4 times the trunk's work (`docs/training.md`, seventh session;",
+            "speed in `docs/service.md`). Earlier gains: a long skip from conv2 to conv18 (fourth session), and",
+            "predicting all of conv19, narrowed to 8 channels (fifth session).",
         ]
         lines.append("")
     elif models["default"].ok:

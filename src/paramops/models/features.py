@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from paramops.models.layers import Stats
+from paramops.models.windows import WindowGrid
 
 
 @dataclass
@@ -36,7 +37,10 @@ class TrunkFeatures:
         ``conv_in`` and ``conv``: small whole-image moments from which the head
         gets the statistics of the norm after the tuned conv, for any
         parameters, without a full-image pass (see
-        :func:`~paramops.models.layers.input_slice_moments`).
+        :func:`~paramops.models.layers.input_slice_moments`); with
+        ``windows``, one set per window, (N, windows, ...).
+    windows : WindowGrid or None
+        The windows of a network with ``norm_windows`` (:meth:`TunableNet.trunk_windows`).
     """
 
     h: torch.Tensor
@@ -46,6 +50,7 @@ class TrunkFeatures:
     fixed: torch.Tensor | None = None
     image: torch.Tensor | None = None
     moments: dict[str, torch.Tensor] = field(default_factory=dict)
+    windows: WindowGrid | None = None
 
     def tensors(self) -> list[torch.Tensor]:
         held = [self.h, *self.skips, *(t for pair in self.stats.values() for t in pair), *self.moments.values()]

@@ -112,13 +112,15 @@ def instance_stats(h: torch.Tensor) -> Stats:
 def apply_norm(h: torch.Tensor, stats: Stats, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Instance-normalise ``h`` with ``stats``, then scale and shift.
 
-    ``scale`` and ``shift`` are (C,) (learned), or (B, C) with B 1 or N
-    (predicted per parameter vector). Fused into one multiply-add per element.
+    ``stats`` are (N, C) each, or (N, C, H, W) maps for statistics that vary
+    over the image (:mod:`paramops.models.windows`). ``scale`` and ``shift``
+    are (C,) (learned), or (B, C) with B 1 or N (predicted per parameter
+    vector). Fused into one multiply-add per element.
     """
-    mean, var = stats
-    a = scale * torch.rsqrt(var + NORM_EPS)
-    b = shift - mean * a
-    return torch.addcmul(b[..., None, None].to(h.dtype), h, a[..., None, None].to(h.dtype))
+    mean, var = (t if t.dim() == 4 else t[..., None, None] for t in stats)
+    a = scale[..., None, None] * torch.rsqrt(var + NORM_EPS)
+    b = shift[..., None, None] - mean * a
+    return torch.addcmul(b.to(h.dtype), h, a.to(h.dtype))
 
 
 # Output pixels whose patches are unfolded at a time by SliceMoments: bounds its
@@ -215,11 +217,15 @@ def input_slice_moments(x: torch.Tensor, rest: torch.Tensor | None, spec: Conv) 
 def input_slice_stats(moments: dict[str, torch.Tensor], weight: torch.Tensor) -> Stats:
     """Instance-norm (mean, var) of ``rest + conv(x, weight)`` from :func:`input_slice_moments`.
 
-    ``weight`` is (C, J, k, k), or (B, C, J, k, k) with B 1 or N.
+    ``weight`` is (C, J, k, k), or (B, C, J, k, k) with B 1 or N. Moments with
+    more leading axes than the batch (one set per window: (N, windows, ...))
+    give statistics with the same axes, (N, windows, C).
     """
     w = weight.flatten(-3)
-    w = w if w.dim() == 3 else w[None]  # (B, C, k*k)
-    mean = moments["rest_mean"] + (w * moments["patch_mean"][:, None, :]).sum(-1)
+    w = w if w.dim() == 3 else w[None]  # (B, C, J*k*k)
+    extra = moments["patch_mean"].dim() - 2
+    w = w.reshape(w.shape[0], *[1] * extra, *w.shape[1:])
+    mean = moments["rest_mean"] + (w * moments["patch_mean"][..., None, :]).sum(-1)
     var = (
         moments["rest_var"]
         + 2 * (w * moments["cross_cov"]).sum(-1)

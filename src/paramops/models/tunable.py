@@ -53,6 +53,7 @@ of ``tuned_channels: 8`` and, unlike it, kept its gain on whole images
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import torch
 
@@ -83,6 +84,7 @@ from paramops.models.layers import (
 )
 from paramops.models.predictor import Target, WeightPredictor, conv_target, norm_targets
 from paramops.models.tiling import even_up, inner, paste, tile_windows
+from paramops.models.windows import WindowGrid, check_norm_windows
 
 CONV_MODES = ("conv", "conv_in", "conv_out")
 TUNED_CHOICES = ("norm", "normK", *CONV_MODES, "norms", "convs")
@@ -142,6 +144,11 @@ class TunableNet(BaseNet):
             self.convs[name] = torch.nn.Parameter((full[:, k:] if self.tuned == "conv_in" else full[1:]).clone())
         learned = [n for n in norm_names if n not in tuned_norms]
         self.norm_scale, self.norm_shift = self.learned_norms(learned)
+        self.norm_windows = check_norm_windows(config["norm_windows"])
+        if self.norm_windows and not (self.moment_head and set(self._feature_scales()) == {1}
+                                      and not open_pushes(self.ops)[self.split]):
+            raise ValueError(f"norm_windows needs tuned=conv or conv_in at the last hidden conv, at full "
+                             f"resolution with no residual input open (got tuned={self.tuned!r})")
 
     @property
     def moment_head(self) -> bool:
@@ -205,7 +212,14 @@ class TunableNet(BaseNet):
         return {**weights, name: torch.cat([part, learned], dim=2 if self.tuned == "conv_in" else 1)}
 
     def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1], (N or 1, param_dim) -> (N, 3, H, W), in one pass."""
+        """(N, 3, H, W) in [0, 1], (N or 1, param_dim) -> (N, 3, H, W).
+
+        In one pass, unless ``norm_windows`` is set and the image is larger
+        than a window: then ``head(trunk(x), p)``.
+        """
+        if self.norm_windows and max(x.shape[-2:]) > self.norm_windows[0]:
+            check_params(p, self.param_dim, x.shape[0])
+            return self.head(self.trunk(x), p)
         h = self.prepare(x, p)
         predicted = self.predictor(p)
         h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
@@ -223,9 +237,46 @@ class TunableNet(BaseNet):
         norm_stats : dict of str to (mean, var), optional
             Instance-norm statistics to use instead of computing them, by norm
             name (see :meth:`trunk_statistics`); for tiled or approximate runs.
+            Not with ``norm_windows``, whose statistics are each window's.
         """
         check_images(x)
+        if self.norm_windows:
+            if norm_stats is not None:
+                raise ValueError("norm_stats: a network with norm_windows normalises each window with its own statistics")
+            return self.trunk_windows(x)
         return self._complete(self._trunk_part(pad_even(network_input(x)), norm_stats), x)
+
+    def trunk_windows(self, x: torch.Tensor, on_window: Callable[[int, int], None] | None = None) -> TrunkFeatures:
+        """The trunk run on overlapping windows, blended (``norm_windows``; see :mod:`paramops.models.windows`).
+
+        ``on_window(done, total)`` is called after each window, for progress
+        or cancellation (it may raise). Memory: the features, and one window's
+        activations at a time.
+        """
+        check_images(x)
+        if not self.norm_windows:
+            raise ValueError("trunk_windows needs a network configured with norm_windows")
+        height, width = x.shape[-2:]
+        grid = WindowGrid(even_up(height), even_up(width), *self.norm_windows)  # over the padded image, as trunk's
+        spatial: list[torch.Tensor] = []
+        moments: list[dict[str, torch.Tensor]] = []
+        for done, window in enumerate(grid, 1):
+            y0, y1, x0, x1 = window
+            # Each window is an image of its own, edge map and padding included, like a training patch;
+            # one at an odd edge is padded to the window's size.
+            part = self._trunk_part(pad_even(network_input(x[..., y0 : min(y1, height), x0 : min(x1, width)])), None)
+            moments.append(input_slice_moments(part.h, part.fixed, self.tuning_conv))
+            if not spatial:
+                spatial = [t.new_zeros(*t.shape[:2], grid.height, grid.width) for t in part.spatial()]
+            share = grid.pixel_weights(window, x.dtype).to(x.device)
+            for out, t in zip(spatial, part.spatial()):
+                out[..., y0:y1, x0:x1].addcmul_(t, share)
+            if on_window is not None:
+                on_window(done, len(grid))
+        features = TrunkFeatures(spatial[0], {}, tuple(x.shape[-2:]), fixed=spatial[1] if len(spatial) > 1 else None,
+                                 image=x if self.residual else None, windows=grid)
+        features.moments = {name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]}
+        return features
 
     def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
         """Add what needs the whole image: its size, the image itself (residual), the head's moments."""
@@ -261,6 +312,15 @@ class TunableNet(BaseNet):
             fixed = conv(h, self.convs[op.name], op)
         return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed)
 
+    def window_span(self, region: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """``norm_windows``: the part of a ``size`` image from which :meth:`trunk_windows` and
+        ``head(..., region=...)`` render ``region`` (all four in image coordinates) as from the whole image."""
+        y0, y1, x0, x1 = _check_region(region, size)
+        m = self.head_margin
+        grid = WindowGrid(even_up(size[0]), even_up(size[1]), *self.norm_windows)
+        y0, y1, x0, x1 = grid.covering((max(0, y0 - m), y1 + m, max(0, x0 - m), x1 + m))
+        return y0, min(y1, size[0]), x0, min(x1, size[1])
+
     def trunk_statistics(self, x: torch.Tensor, tile: int | None = None) -> dict[str, Stats]:
         """Whole-image statistics of every instance norm the trunk uses (the tuned one included).
 
@@ -270,6 +330,8 @@ class TunableNet(BaseNet):
         the early layers once per norm (about ``n_norms / 2`` trunk passes).
         """
         check_images(x)
+        if self.norm_windows:
+            raise ValueError("trunk_statistics: a network with norm_windows has no whole-image statistics")
         inp = pad_even(network_input(x))
         if tile is None:
             record: dict[str, Stats] = {}
@@ -305,9 +367,12 @@ class TunableNet(BaseNet):
         with whole-image instance-norm statistics: ``norm_stats`` if given (for
         example from :meth:`trunk_statistics` of a downscaled copy, for speed),
         else exact ones from ``trunk_statistics(x, tile)``. Peak memory is that
-        of one tile plus its halo, plus the output features.
+        of one tile plus its halo, plus the output features. With
+        ``norm_windows``, :meth:`trunk_windows`, whose memory is already that of a window.
         """
         check_images(x)
+        if self.norm_windows and norm_stats is None:
+            return self.trunk_windows(x)
         if norm_stats is None:
             norm_stats = self.trunk_statistics(x, tile)
         inp = pad_even(network_input(x))
@@ -362,8 +427,12 @@ class TunableNet(BaseNet):
         weights, affines = self._weights(predicted), self._affines(predicted)
         known = {}
         if self.moment_head:
-            known[self.ops[self.last_norm].name] = input_slice_stats(features.moments, weights[self.tuning_conv.name])
+            stats = input_slice_stats(features.moments, weights[self.tuning_conv.name])
+            known[self.ops[self.last_norm].name] = stats
         if region is None:
+            if features.windows is not None:
+                height, width = features.h.shape[-2:]
+                known = {name: _spread(stats, features.windows, (0, height, 0, width)) for name, stats in known.items()}
             h, skips = self._tuned_layer(features, weights, affines)
             h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
             return self.finish(h, features.image, features.size)
@@ -374,6 +443,8 @@ class TunableNet(BaseNet):
             height, width = features.h.shape[-2:]
             cy0, cy1, cx0, cx1 = max(0, y0 - m), min(height, y1 + m), max(0, x0 - m), min(width, x1 + m)
             part = features.with_spatial([t[..., cy0:cy1, cx0:cx1] for t in features.spatial()])
+            if features.windows is not None:
+                known = {name: _spread(stats, features.windows, (cy0, cy1, cx0, cx1)) for name, stats in known.items()}
             h, skips = self._tuned_layer(part, weights, affines)
             h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
         else:
@@ -399,6 +470,11 @@ class TunableNet(BaseNet):
         else:
             h = conv(features.h, weights[op.name], op)
         return h, features.skips
+
+
+def _spread(stats: Stats, grid: WindowGrid, region: tuple[int, int, int, int]) -> Stats:
+    """Per-window (mean, var), each (N, windows, C), as per-pixel maps (N, C, h, w) of ``region``."""
+    return grid.spread(stats[0], region), grid.spread(stats[1], region)
 
 
 def _check_region(region, size: tuple[int, int]) -> tuple[int, int, int, int]:

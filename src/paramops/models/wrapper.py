@@ -53,6 +53,22 @@ class ParamModel:
         self.net.to(self.device)
         return self
 
+    def with_norm_windows(self, norm_windows: list[int] | None) -> ParamModel:
+        """The same weights with instance norm over ``[window, stride]`` windows, or over the whole image (None).
+
+        Windows (see :mod:`paramops.models.windows`) give a patch-trained
+        network the statistics it learned, at about 2.3 times the trunk's and
+        3 to 4 times the head's work on the CPU (``docs/service.md``). Only for
+        ``TunableNet`` with a moment head (``tuned`` conv or conv_in).
+        """
+        from paramops.models.registry import build_model
+
+        if self.config["arch"] != "tunable":
+            raise ValueError(f"norm_windows applies to arch 'tunable', not {self.config['arch']!r}")
+        net = build_model({**self.config, "norm_windows": norm_windows})
+        net.load_state_dict(self.net.state_dict())
+        return ParamModel(net, self.encoding, meta=self.meta, device=self.device)
+
     def encode(self, op: str, **params: float) -> torch.Tensor:
         """The (1, param_dim) parameter tensor for ``op`` with ``params`` on this model's device."""
         return torch.from_numpy(self.encoding.encode(op, params))[None].to(self.device)

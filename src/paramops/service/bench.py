@@ -24,7 +24,8 @@ from collections.abc import Callable
 import numpy as np
 
 # The shipped default's architecture (configs/default.yaml), for timing without its weights.
-DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8}
+DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8,
+                "norm_windows": [96, 64]}
 
 
 def bench_model(model=None, device=None):

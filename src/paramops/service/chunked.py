@@ -205,7 +205,9 @@ class ChunkPlan:
         self.tile = even_up(int(tile))
         height, width = self.shape[:2]
         self.padded = (height + height % 2, width + width % 2)
-        self.norms = [i for i, op in enumerate(self.net.ops) if isinstance(op, Norm)]
+        # norm_windows: statistics are each window's, so no passes; a tile runs on the windows around it.
+        self.windowed = bool(getattr(self.net, "norm_windows", None))
+        self.norms = [] if self.windowed else [i for i, op in enumerate(self.net.ops) if isinstance(op, Norm)]
         self._scales = scales_of(self.net.ops)
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
@@ -240,7 +242,13 @@ class ChunkPlan:
         return max(0, crop[0] - 2), min(height, crop[1] + 1), max(0, crop[2] - 2), min(width, crop[3] + 1)
 
     def render_crop(self, window: Window) -> tuple[Window, Window]:
-        """(core, crop) for output tile ``window``: the padded core covering it and the core with its halo."""
+        """(core, crop) for output tile ``window``: the padded core covering it and the core with its halo.
+
+        With ``norm_windows``: the tile itself and the windows it needs
+        (:meth:`TunableNet.window_span`).
+        """
+        if self.windowed:
+            return window, self.net.window_span(window, self.shape[:2])
         y0, y1, x0, x1 = window
         hp, wp = self.padded
         core = (y0, min(y1 + y1 % 2, hp), x0, min(x1 + x1 % 2, wp))
@@ -316,10 +324,16 @@ class ChunkPlan:
         oy, ox = origin
         with _torch_slot(rt.device), torch.inference_mode():
             view = self._view(rt, block, origin, mapped)
-            h, _ = run_ops(self.net.ops, self._input(rt, view, crop), (), rt.weights, rt.affines,
-                           norm_stats=rt.stats(norms))
-            values = inner(h, core, crop, 1)[0, :, : y1 - y0, : x1 - x0]
-            values = values + view[..., y0:y1, x0:x1][0] if self.net.residual else values + 0.5
+            if self.windowed:
+                c0, c1, d0, d1 = crop
+                features = rt.net.trunk_windows(view[..., c0:c1, d0:d1])
+                p = torch.from_numpy(self.p)[None].to(rt.device)
+                values = rt.net.head(features, p, region=(y0 - c0, y1 - c0, x0 - d0, x1 - d0))[0]
+            else:
+                h, _ = run_ops(self.net.ops, self._input(rt, view, crop), (), rt.weights, rt.affines,
+                               norm_stats=rt.stats(norms))
+                values = inner(h, core, crop, 1)[0, :, : y1 - y0, : x1 - x0]
+                values = values + view[..., y0:y1, x0:x1][0] if self.net.residual else values + 0.5
             alpha = block[y0 - oy : y1 - oy, x0 - ox : x1 - ox, 3] if self.has_alpha else None
             layout = Layout(self.dtype, (y1 - y0, x1 - x0, *self.shape[2:]), *mapped, alpha)
             writer = OutputWriter(layout)

@@ -202,7 +202,9 @@ class ModelService:
         if not isinstance(net, TunableNet):
             return TrunkFeatures(x, {}, tuple(x.shape[-2:]))  # no trunk: the head is the whole network
         with torch.inference_mode():
-            if x.shape[-2] * x.shape[-1] <= self.tile_pixels:
+            if net.norm_windows:
+                features = trunks.trunk_windowed(net, x, report.check, report)
+            elif x.shape[-2] * x.shape[-1] <= self.tile_pixels:
                 features = trunks.trunk_whole(net, x, report.check, report)
             else:
                 # The band head converts each band it reads; the others would compute in float16.

@@ -35,7 +35,8 @@ on the band's shape, so its regions agree with the full render to float
 rounding (1 ulp seen), not bit for bit.
 
 :class:`GenericHead` covers every other TunableNet through
-:meth:`TunableNet.head`, window by window; it agrees with the fast path to
+:meth:`TunableNet.head`, window by window (among them those with
+``norm_windows``, whose norm19 statistics vary over the image); it agrees with the fast path to
 float rounding, and for positions whose head is not windowed (see
 :attr:`TunableNet.windowed_head`) each window costs a full-image pass.
 """
@@ -114,7 +115,7 @@ class BandHead:
     @staticmethod
     def supports(net: TunableNet) -> bool:
         tail = net.ops[net.split :]
-        if not net.moment_head or len(tail) != 4:
+        if not net.moment_head or net.norm_windows or len(tail) != 4:
             return False
         first, norm, relu, last = tail
         plain = all(

@@ -122,6 +122,20 @@ def trunk_whole(net: TunableNet, x: torch.Tensor, check: Callable[[], None], pro
     return net._complete(features, x)
 
 
+def trunk_windowed(net: TunableNet, x: torch.Tensor, check: Callable[[], None], progress: ProgressFn) -> TrunkFeatures:
+    """:meth:`TunableNet.trunk_windows` of ``x`` (1, 3, H, W), calling ``check()`` and ``progress`` per window.
+
+    Memory is bounded by one window's activations at any plane size, so
+    there is no streamed variant; the features stay in float32.
+    """
+    def step(done: int, total: int) -> None:
+        check()
+        progress(done / total)
+
+    check()
+    return net.trunk_windows(x, on_window=step)
+
+
 def _input_crop(x: torch.Tensor, crop: Window) -> torch.Tensor:
     """``pad_even(network_input(x))[..., y0:y1, x0:x1]`` computed from a crop of ``x`` alone."""
     height, width = x.shape[-2:]
