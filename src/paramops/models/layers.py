@@ -112,15 +112,13 @@ def instance_stats(h: torch.Tensor) -> Stats:
 def apply_norm(h: torch.Tensor, stats: Stats, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Instance-normalise ``h`` with ``stats``, then scale and shift.
 
-    ``stats`` are (N, C) each, or (N, C, H, W) maps for statistics that vary
-    over the image (:mod:`paramops.models.windows`). ``scale`` and ``shift``
-    are (C,) (learned), or (B, C) with B 1 or N (predicted per parameter
-    vector). Fused into one multiply-add per element.
+    ``scale`` and ``shift`` are (C,) (learned), or (B, C) with B 1 or N
+    (predicted per parameter vector). Fused into one multiply-add per element.
     """
-    mean, var = (t if t.dim() == 4 else t[..., None, None] for t in stats)
-    a = scale[..., None, None] * torch.rsqrt(var + NORM_EPS)
-    b = shift[..., None, None] - mean * a
-    return torch.addcmul(b.to(h.dtype), h, a.to(h.dtype))
+    mean, var = stats
+    a = scale * torch.rsqrt(var + NORM_EPS)
+    b = shift - mean * a
+    return torch.addcmul(b[..., None, None].to(h.dtype), h, a[..., None, None].to(h.dtype))
 
 
 # Output pixels whose patches are unfolded at a time by SliceMoments: bounds its

@@ -73,6 +73,7 @@ from paramops.models.base import (
 )
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import (
+    NORM_EPS,
     Stats,
     apply_norm,
     conv,
@@ -427,14 +428,10 @@ class TunableNet(BaseNet):
         weights, affines = self._weights(predicted), self._affines(predicted)
         known = {}
         if self.moment_head:
-            stats = input_slice_stats(features.moments, weights[self.tuning_conv.name])
-            known[self.ops[self.last_norm].name] = stats
+            known[self.ops[self.last_norm].name] = input_slice_stats(features.moments, weights[self.tuning_conv.name])
         if region is None:
-            if features.windows is not None:
-                height, width = features.h.shape[-2:]
-                known = {name: _spread(stats, features.windows, (0, height, 0, width)) for name, stats in known.items()}
-            h, skips = self._tuned_layer(features, weights, affines)
-            h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
+            area = (0, features.h.shape[-2], 0, features.h.shape[-1])
+            h = self._tuned_onwards(features, weights, affines, known, area)
             return self.finish(h, features.image, features.size)
 
         y0, y1, x0, x1 = _check_region(region, features.size)
@@ -443,10 +440,7 @@ class TunableNet(BaseNet):
             height, width = features.h.shape[-2:]
             cy0, cy1, cx0, cx1 = max(0, y0 - m), min(height, y1 + m), max(0, x0 - m), min(width, x1 + m)
             part = features.with_spatial([t[..., cy0:cy1, cx0:cx1] for t in features.spatial()])
-            if features.windows is not None:
-                known = {name: _spread(stats, features.windows, (cy0, cy1, cx0, cx1)) for name, stats in known.items()}
-            h, skips = self._tuned_layer(part, weights, affines)
-            h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
+            h = self._tuned_onwards(part, weights, affines, known, (cy0, cy1, cx0, cx1))
         else:
             h, skips = self._tuned_layer(features, weights, affines)
             pre, _ = run_ops(self.ops[self.split + 1 : self.last_norm], h, skips, weights, affines)
@@ -459,6 +453,24 @@ class TunableNet(BaseNet):
         image = None if features.image is None else features.image[..., y0:y1, x0:x1]
         return self.finish(h, image, (y1 - y0, x1 - x0))
 
+    def _tuned_onwards(self, features: TrunkFeatures, weights, affines, known: dict[str, Stats],
+                       area: tuple[int, int, int, int]) -> torch.Tensor:
+        """The tuned layer and everything after it, on ``features`` that cover ``area`` of the padded image."""
+        h, skips = self._tuned_layer(features, weights, affines)
+        grid = features.windows
+        if grid is None:
+            h, _ = run_ops(self.ops[self.split + 1 :], h, skips, weights, affines, norm_stats=known)
+            return h
+        # norm_windows: every window's norm is an affine map of h; a pixel gets their blend, weighted as
+        # the trunk blended the windows' features. One pass over the image, whatever the windows' overlap.
+        norm = self.ops[self.last_norm]
+        mean, var = known[norm.name]  # (N, windows, C)
+        scale, shift = (t.unsqueeze(-2) for t in affines[norm.name])
+        a = scale * torch.rsqrt(var + NORM_EPS)
+        h = torch.addcmul(grid.spread(shift - mean * a, area), h, grid.spread(a, area))
+        h, _ = run_ops(self.ops[self.last_norm + 1 :], h, skips, weights, affines)
+        return h
+
     def _tuned_layer(self, features: TrunkFeatures, weights, affines) -> tuple[torch.Tensor, tuple]:
         op = self.ops[self.split]
         if isinstance(op, Norm):
@@ -470,11 +482,6 @@ class TunableNet(BaseNet):
         else:
             h = conv(features.h, weights[op.name], op)
         return h, features.skips
-
-
-def _spread(stats: Stats, grid: WindowGrid, region: tuple[int, int, int, int]) -> Stats:
-    """Per-window (mean, var), each (N, windows, C), as per-pixel maps (N, C, h, w) of ``region``."""
-    return grid.spread(stats[0], region), grid.spread(stats[1], region)
 
 
 def _check_region(region, size: tuple[int, int]) -> tuple[int, int, int, int]:
