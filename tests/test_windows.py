@@ -148,3 +148,14 @@ def test_whole_image_statistics_are_refused_with_windows():
         net.trunk(x, norm_stats={})
     with pytest.raises(ValueError, match="no whole-image statistics"):
         net.trunk_statistics(x)
+
+
+def test_a_windows_edge_inside_the_image_gets_no_weight_but_the_images_edge_does():
+    from paramops.models.windows import EDGE_PIXELS
+
+    grid = WindowGrid(64, 64, WINDOW, STRIDE)
+    first = grid.pixel_weights((0, WINDOW, 0, WINDOW), torch.float64)
+    second = grid.pixel_weights((STRIDE, STRIDE + WINDOW, 0, WINDOW), torch.float64)
+    # Its own zero padding disturbs a window's outermost features: they must not leak into the blend.
+    assert (first[-EDGE_PIXELS:] == 0).all() and (second[:EDGE_PIXELS] == 0).all()
+    assert (first[0] > 0).all() and (first[:, 0] > 0).all()  # the image's own edge: this window alone
