@@ -144,8 +144,9 @@ def test_norm_windows_need_a_moment_head(tuned):
 def test_whole_image_statistics_are_refused_with_windows():
     net = windowed_copy(make())
     x = image(40, 40)
-    with pytest.raises(ValueError, match="own statistics"):
-        net.trunk(x, norm_stats={})
+    for trunk in (net.trunk, net.trunk_tiled):
+        with pytest.raises(ValueError, match="own statistics"):
+            trunk(x, norm_stats={})
     with pytest.raises(ValueError, match="no whole-image statistics"):
         net.trunk_statistics(x)
 

@@ -219,7 +219,6 @@ class TunableNet(BaseNet):
         than a window: then ``head(trunk(x), p)``.
         """
         if self.norm_windows and max(x.shape[-2:]) > self.norm_windows[0]:
-            check_params(p, self.param_dim, x.shape[0])
             return self.head(self.trunk(x), p)
         h = self.prepare(x, p)
         predicted = self.predictor(p)
@@ -274,10 +273,9 @@ class TunableNet(BaseNet):
                 out[..., y0:y1, x0:x1].addcmul_(t, share)
             if on_window is not None:
                 on_window(done, len(grid))
-        features = TrunkFeatures(spatial[0], {}, tuple(x.shape[-2:]), fixed=spatial[1] if len(spatial) > 1 else None,
-                                 image=x if self.residual else None, windows=grid)
-        features.moments = {name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]}
-        return features
+        return TrunkFeatures(spatial[0], {}, tuple(x.shape[-2:]), fixed=spatial[1] if len(spatial) > 1 else None,
+                             image=x if self.residual else None, windows=grid,
+                             moments={name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]})
 
     def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
         """Add what needs the whole image: its size, the image itself (residual), the head's moments."""
@@ -369,11 +367,11 @@ class TunableNet(BaseNet):
         example from :meth:`trunk_statistics` of a downscaled copy, for speed),
         else exact ones from ``trunk_statistics(x, tile)``. Peak memory is that
         of one tile plus its halo, plus the output features. With
-        ``norm_windows``, :meth:`trunk_windows`, whose memory is already that of a window.
+        ``norm_windows``, :meth:`trunk` (windows, whose memory is already that of a window).
         """
         check_images(x)
-        if self.norm_windows and norm_stats is None:
-            return self.trunk_windows(x)
+        if self.norm_windows:
+            return self.trunk(x, norm_stats)
         if norm_stats is None:
             norm_stats = self.trunk_statistics(x, tile)
         inp = pad_even(network_input(x))

@@ -36,9 +36,10 @@ rounding (1 ulp seen), not bit for bit.
 
 :class:`GenericHead` covers every other TunableNet through
 :meth:`TunableNet.head`, window by window (among them those with
-``norm_windows``, whose norm19 statistics vary over the image); it agrees with the fast path to
-float rounding, and for positions whose head is not windowed (see
-:attr:`TunableNet.windowed_head`) each window costs a full-image pass.
+``norm_windows``, whose norm19 statistics vary over the image); it agrees
+with the fast path to float rounding, and for positions whose head is not
+windowed (see :attr:`TunableNet.windowed_head`) each window costs a
+full-image pass.
 """
 
 from __future__ import annotations
