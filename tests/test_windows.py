@@ -117,6 +117,36 @@ def test_the_service_and_dask_render_what_apply_gives():
     assert np.abs(lazy.compute().astype(int) - expected).max() <= 1
 
 
+@pytest.mark.parametrize("tuned", ["conv", "conv_in"])
+def test_the_band_head_renders_what_the_network_head_does(tuned):
+    from paramops.service.head import BandHead
+
+    net = windowed_copy(make(tuned=tuned))
+    assert BandHead.supports(net)
+    head = BandHead(net, torch.device("cpu"))
+    head.band_pixels = 300  # bands of a few rows: bands inside the image, at its edges, across windows
+    x = image(70, 90)
+
+    def render(features, window):
+        y0, y1, x0, x1 = window
+        out = torch.full((3, y1 - y0, x1 - x0), float("nan"))
+
+        def sink(values, part):
+            out[:, part[0] - y0 : part[1] - y0, part[2] - x0 : part[3] - x0] = values
+
+        head.render(features, P, window, sink)
+        return out
+
+    with torch.no_grad():
+        features = net.trunk(x)
+        expected = net.head(features, P)[0]
+        features = head.adapt(features)
+        torch.testing.assert_close(render(features, (0, 70, 0, 90)), expected, atol=1e-5, rtol=1e-5)
+        for window in [(9, 61, 3, 88), (20, 37, 30, 50)]:  # most of the width (in place), and a narrow one
+            y0, y1, x0, x1 = window
+            torch.testing.assert_close(render(features, window), expected[:, y0:y1, x0:x1], atol=1e-5, rtol=1e-5)
+
+
 def test_with_norm_windows_keeps_the_weights_and_switches_back():
     from paramops.operators.registry import operators
 

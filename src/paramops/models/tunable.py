@@ -268,6 +268,8 @@ class TunableNet(BaseNet):
             moments.append(input_slice_moments(part.h, part.fixed, self.tuning_conv))
             if not spatial:
                 spatial = [t.new_zeros(*t.shape[:2], grid.height, grid.width) for t in part.spatial()]
+                # h channels last: the layout a convolution over it reads fastest on the CPU.
+                spatial[0] = spatial[0].contiguous(memory_format=torch.channels_last)
             share = grid.pixel_weights(window, x.dtype).to(x.device)
             for out, t in zip(spatial, part.spatial()):
                 out[..., y0:y1, x0:x1].addcmul_(t, share)

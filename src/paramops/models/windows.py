@@ -121,12 +121,26 @@ class WindowGrid:
         Each pixel gets the mean of its windows' values with the blending weights.
         """
         y0, y1, x0, x1 = region
+        return self.spread_down(self.spread_across(values, x0, x1), y0, y1)
+
+    def spread_across(self, values: torch.Tensor, x0: int, x1: int) -> torch.Tensor:
+        """The first half of :meth:`spread`: (N, windows, C) blended along columns x0:x1, (N, window rows, C, x1 - x0).
+
+        Split out so that a renderer working in row bands blends the columns once.
+        """
         n, _, channels = values.shape
         grid = values.reshape(n, *self.shape, channels)
-        rows = self._row_weights[:, y0:y1].to(values.dtype)  # (R, h)
         cols = self._col_weights[:, x0:x1].to(values.dtype)  # (Q, w)
-        across = torch.einsum("nrqc,qx->ncrx", grid, cols)
-        return torch.einsum("ncrx,ry->ncyx", across, rows)
+        return torch.einsum("nrqc,qx->nrcx", grid, cols).contiguous()
+
+    def spread_down(self, across: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
+        """The second half of :meth:`spread`: :meth:`spread_across`'s result blended along rows y0:y1."""
+        n, _, channels, width = across.shape
+        rows = self._row_weights[:, y0:y1]  # (R, h)
+        used = rows.any(1).nonzero()[:, 0]  # a band of rows lies in few windows: one small matrix product
+        blended = across[:, used].transpose(0, 1).reshape(len(used), n * channels * width)
+        maps = torch.mm(rows[used].T.to(across.dtype), blended)
+        return maps.view(y1 - y0, n, channels, width).permute(1, 2, 0, 3)
 
 
 # Pixels at a window's edge inside the image that get no weight: there the

@@ -30,16 +30,21 @@ window or band it falls in (the GEMMs' per-column results do not depend on
 the number of columns), so a region equals the same window of the full
 render bit for bit on the CPU. A fully predicted conv19 (no ``fixed``) is
 convolved directly, which is much faster than patches of all its input
-channels for a GEMM with few outputs; the convolution's rounding may depend
-on the band's shape, so its regions agree with the full render to float
-rounding (1 ulp seen), not bit for bit.
+channels for a GEMM with few outputs, from channels-last ``h`` (in place
+where a band spans most of the image's width); the convolution's rounding
+may depend on the band's shape, so its regions agree with the full render
+to float rounding (1 ulp seen), not bit for bit.
+
+With ``norm_windows`` norm19 differs from pixel to pixel (each pixel blends
+its windows' statistics, :mod:`paramops.models.windows`), so nothing folds:
+conv19 is computed plainly, each band blends the windows' scales and shifts
+for its rows (the columns are blended once per render) and applies them
+before the ReLU, and conv20's taps are its own.
 
 :class:`GenericHead` covers every other TunableNet through
-:meth:`TunableNet.head`, window by window (among them those with
-``norm_windows``, whose norm19 statistics vary over the image); it agrees
-with the fast path to float rounding, and for positions whose head is not
-windowed (see :attr:`TunableNet.windowed_head`) each window costs a
-full-image pass.
+:meth:`TunableNet.head`, window by window; it agrees with the fast path to
+float rounding, and for positions whose head is not windowed (see
+:attr:`TunableNet.windowed_head`) each window costs a full-image pass.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -60,10 +66,11 @@ Window = tuple[int, int, int, int]
 # sink(values (3, rows, cols) in working units, window of the output they cover)
 Sink = Callable[[torch.Tensor, Window], None]
 
-# Pixels per band, measured best on the 2-core Xeon here: smaller bands pay more
-# per-op overhead, larger ones fall out of cache (their intermediates take about
-# 0.3 kB a pixel at width 32). On a GPU, bands only bound memory.
-CPU_BAND_PIXELS = 32 * 1024
+# Pixels per band, measured best on the 2-core Xeon here (32 to 96 Ki pixels tried
+# for the shipped model, with and without norm_windows): smaller bands pay more
+# per-op overhead and convolve more halo rows, larger ones fall out of cache. On a
+# GPU, bands only bound memory.
+CPU_BAND_PIXELS = 48 * 1024
 GPU_BAND_PIXELS = 4 * 1024 * 1024
 # Pixels per tile of the generic head.
 GENERIC_TILE_PIXELS = 1024 * 1024
@@ -116,7 +123,7 @@ class BandHead:
     @staticmethod
     def supports(net: TunableNet) -> bool:
         tail = net.ops[net.split :]
-        if not net.moment_head or net.norm_windows or len(tail) != 4:
+        if not net.moment_head or len(tail) != 4:
             return False
         first, norm, relu, last = tail
         plain = all(
@@ -144,45 +151,62 @@ class BandHead:
             _pool()  # start it now, before hosts start threads of their own (see _pool)
 
     def adapt(self, features: TrunkFeatures) -> TrunkFeatures:
-        """Features as :meth:`render` reads them: ``fixed`` times the signs of norm19's scale (in place)."""
-        if features.fixed is not None and bool((self.sign != 1).any()):
+        """Features as :meth:`render` reads them: ``fixed`` times the signs of norm19's scale (in place).
+
+        Not over windows, where norm19 is applied per pixel and nothing is folded.
+        """
+        if features.windows is None and features.fixed is not None and bool((self.sign != 1).any()):
             features.fixed.mul_(self.sign.to(features.fixed.dtype)[:, None, None])
+        if features.fixed is None:  # conv19 is convolved directly: fastest from channels-last h (a no-op if it is)
+            features.h = features.h.contiguous(memory_format=torch.channels_last)
         return features
 
-    def coefficients(self, features: TrunkFeatures, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """([s * w | c] as (C, J*k*k + 1), conv20's taps times |a|) for the parameter vector ``p`` (1, param_dim).
-
-        J is the number of predicted input channels (``tuned_channels``).
-        """
+    def coefficients(self, features: TrunkFeatures, p: torch.Tensor) -> Coefficients:
+        """What :meth:`render` needs for the parameter vector ``p`` (1, param_dim); see :class:`Coefficients`."""
         predicted = self.net.predictor(p)[self.first.name]  # (1, C, J, k, k)
-        mean, var = input_slice_stats(features.moments, predicted)
-        a = (self.norm_scale * torch.rsqrt(var + NORM_EPS))[0]  # norm19's scale and shift, as in apply_norm
-        b = (self.norm_shift - mean * a)[0]
+        mean, var = input_slice_stats(features.moments, predicted)  # (1, C), or (1, windows, C)
+        a = self.norm_scale * torch.rsqrt(var + NORM_EPS)  # norm19's scale and shift, as in apply_norm
+        b = self.norm_shift - mean * a
+        channels = a.shape[-1]
+        w = predicted[0].reshape(channels, -1)
+        if features.windows is not None:
+            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), self.taps, torch.cat([a, b], -1))
+        a, b = a[0], b[0]
         s = self.sign
         live = s != 0
         offset = torch.where(live, s * (b / torch.where(live, a, 1.0)), b)
         gain = torch.where(live, a.abs(), 1.0)
-        w = predicted[0].reshape(a.shape[0], -1) * s[:, None]
-        return torch.cat([w, offset[:, None]], dim=1), self.taps * gain[None, :]
+        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), self.taps * gain[None, :])
 
     def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:
         if features.batch != 1:
             raise ValueError(f"the service renders one image at a time, these features have batch {features.batch}")
-        wb, taps = self.coefficients(features, p)
+        coefficients = self.coefficients(features, p)
         y0, y1, x0, x1 = window
+        across = None
+        if coefficients.window_norms is not None:
+            m2, width = self.last.k // 2, features.h.shape[-1]
+            across = features.windows.spread_across(coefficients.window_norms, max(0, x0 - m2), min(width, x1 + m2))
         pool = _pool() if self.device.type == "cpu" else None
         if pool is None:
-            self._rows(features, wb, taps, (y0, y1), x0, x1, sink)
+            self._rows(features, coefficients, across, (y0, y1), x0, x1, sink)
             return
         # Even a single chunk goes to the pool: torch ops this small, run on several threads,
         # spend more time synchronising than computing when other processes keep the cores busy.
         workers = 1 if (y1 - y0) * (x1 - x0) <= 2 * self.band_pixels else pool[1]
-        jobs = [pool[0].submit(self._rows, features, wb, taps, rows, x0, x1, sink) for rows in _split(y0, y1, workers)]
+        jobs = [pool[0].submit(self._rows, features, coefficients, across, rows, x0, x1, sink)
+                for rows in _split(y0, y1, workers)]
         for job in jobs:
             job.result()
 
-    def _rows(self, features: TrunkFeatures, wb, taps, rows: tuple[int, int], x0: int, x1: int, sink: Sink) -> None:
-        """Render output rows ``rows`` x columns [x0, x1) band by band."""
+    def _rows(self, features: TrunkFeatures, coefficients: Coefficients, across: torch.Tensor | None,
+              rows: tuple[int, int], x0: int, x1: int, sink: Sink) -> None:
+        """Render output rows ``rows`` x columns [x0, x1) band by band.
+
+        ``across``: over windows, norm19's per-window scales and shifts blended along the columns
+        conv19's output covers (:meth:`WindowGrid.spread_across`); each band blends its rows.
+        """
+        wb, taps = coefficients.wb, coefficients.taps
         # (J, H', W') and (C, H', W') or None (all of conv19 tuned): padded, even sizes
         h, fixed = features.h[0], None if features.fixed is None else features.fixed[0]
         offset = None if features.image is None else features.image[0]
@@ -195,10 +219,13 @@ class BandHead:
         band = max(1, min(rows[1] - rows[0], self.band_pixels // cw))
         most = (band + 2 * m2) * cw
         new = dict(device=h.device, dtype=torch.float32)
-        window_h = torch.empty(tuned, band + 2 * (m1 + m2), cw + 2 * m1, **new)
+        window_rows, window_cols = band + 2 * (m1 + m2), cw + 2 * m1
         if fixed is None:
+            # Batched and channels last as features.h is (see adapt): a 3-d view of it makes the convolution copy it.
+            window_h = torch.empty(1, window_rows, window_cols, tuned, **new).permute(0, 3, 1, 2)
             kernel = wb[:, :-1].reshape(channels, tuned, k1, k1)
         else:
+            window_h = torch.empty(1, tuned, window_rows, window_cols, **new)
             patches = torch.empty(tuned * k1 * k1 + 1, most, **new)
             patches[-1] = 1.0  # multiplies the offset column of wb
         z = torch.empty(channels, most, **new)
@@ -208,19 +235,27 @@ class BandHead:
             r1 = min(rows[1], r0 + band)
             zr0, zr1 = max(0, r0 - m2), min(height, r1 + m2)
             n = (zr1 - zr0) * cw
-            hw = window_h[:, : zr1 - zr0 + 2 * m1]
-            _zero_padded(hw, h, zr0 - m1, zc0 - m1)
             zz = z[:, :n]
+            norm = None if across is None else features.windows.spread_down(across, zr0, zr1)[0]  # (2C, rows, cw)
             if fixed is None:
                 # All of conv19's inputs: a direct convolution beats building 9 * J patch rows for a few outputs.
-                zz.view(1, channels, zr1 - zr0, cw).copy_(F.conv2d(hw[None], kernel, wb[:, -1])).relu_()
+                conv19 = _direct_conv(features.h, kernel, wb[:, -1], (zr0, zr1), (zc0, zc1), window_h)
+                if norm is None:
+                    zz.view(channels, zr1 - zr0, cw).copy_(conv19)
+                else:
+                    torch.addcmul(norm[channels:], conv19, norm[:channels], out=zz.view(channels, zr1 - zr0, cw))
             else:
+                hw = window_h[..., : zr1 - zr0 + 2 * m1, :]
+                _zero_padded(hw, features.h, zr0 - m1, zc0 - m1)
                 # The k x k shifted views of the h window, (channel, ky, kx, row, col) as in w, copied in one go.
-                rs, cs = hw.stride(0), hw.stride(1)
-                shifted = hw.as_strided((tuned, k1, k1, zr1 - zr0, cw), (rs, cs, 1, cs, 1))
+                rs, cs = hw.stride(1), hw.stride(2)
+                shifted = hw[0].as_strided((tuned, k1, k1, zr1 - zr0, cw), (rs, cs, 1, cs, 1))
                 patches[:-1, :n].view(tuned, k1, k1, zr1 - zr0, cw).copy_(shifted)
                 zz.view(channels, zr1 - zr0, cw).copy_(fixed[:, zr0:zr1, zc0:zc1])  # float16 storage converts here
-                zz.addmm_(wb, patches[:, :n]).relu_()
+                zz.addmm_(wb, patches[:, :n])
+                if norm is not None:
+                    zz.view(channels, zr1 - zr0, cw).mul_(norm[:channels]).add_(norm[channels:])
+            zz.relu_()
             tt = products[:, :n]
             torch.mm(taps, zz, out=tt)
             tt = tt.view(k2 * k2, 3, zr1 - zr0, cw)
@@ -246,15 +281,50 @@ class BandHead:
             sink(oo, (r0, r1, x0, x1))
 
 
+class Coefficients(NamedTuple):
+    """Per parameter vector: conv19's weights and conv20's taps, and how norm19 is applied.
+
+    Whole-image statistics fold norm19 into both (see the module docstring):
+    ``wb`` is ``[s * w | s * b / a]`` as (C, J*k*k + 1) and ``taps`` conv20's
+    taps times ``|a|``. Over windows (``norm_windows``) norm19 differs from
+    pixel to pixel, so ``wb`` is ``[w | 0]``, ``taps`` conv20's own, and
+    ``window_norms`` (1, windows, 2C) each window's scales and shifts, blended
+    per pixel as the trunk blended the windows.
+    """
+
+    wb: torch.Tensor
+    taps: torch.Tensor
+    window_norms: torch.Tensor | None = None
+
+
+def _direct_conv(h: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, rows: tuple[int, int],
+                 cols: tuple[int, int], buffer: torch.Tensor) -> torch.Tensor:
+    """The convolution of ``h`` (1, J, H', W'), zero padded, over output ``rows`` x ``cols``: (C, rows, cols).
+
+    ``buffer`` (1, J, rows + k - 1, cols + k - 1) at least, channels last like ``h``, takes a copy of
+    the window where the convolution cannot read ``h`` in place.
+    """
+    (r0, r1), (c0, c1) = rows, cols
+    m = kernel.shape[-1] // 2
+    height, width = h.shape[-2:]
+    if r0 >= m and r1 + m <= height and h.dtype == kernel.dtype and 5 * (c1 - c0) >= 4 * width:
+        # Whole rows of channels-last h lie together in memory: convolve them where they are, padding only
+        # the columns. Cheaper than copying the window out, unless it is much narrower than the image.
+        return F.conv2d(h[..., r0 - m : r1 + m, :], kernel, bias, padding=(0, m))[0, :, :, c0:c1]
+    window = buffer[..., : r1 - r0 + 2 * m, : c1 - c0 + 2 * m]
+    _zero_padded(window, h, r0 - m, c0 - m)
+    return F.conv2d(window, kernel, bias)[0]
+
+
 def _zero_padded(dest: torch.Tensor, source: torch.Tensor, top: int, left: int) -> None:
     """Fill ``dest`` (..., rows, cols) with ``source[..., top:, left:]``, zero where that lies outside ``source``."""
     rows, cols = dest.shape[-2:]
     height, width = source.shape[-2:]
-    ya, yb = max(0, top), min(height, top + rows)
-    xa, xb = max(0, left), min(width, left + cols)
-    if ya > top or yb < top + rows or xa > left or xb < left + cols:
-        dest.zero_()
-    dest[..., ya - top : yb - top, xa - left : xb - left].copy_(source[..., ya:yb, xa:xb])
+    ya, yb = max(0, top) - top, min(height, top + rows) - top
+    xa, xb = max(0, left) - left, min(width, left + cols) - left
+    for strip in (dest[..., :ya, :], dest[..., yb:, :], dest[..., ya:yb, :xa], dest[..., ya:yb, xb:]):
+        strip.zero_()
+    dest[..., ya:yb, xa:xb].copy_(source[..., ya + top : yb + top, xa + left : xb + left])
 
 
 def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
