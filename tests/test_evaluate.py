@@ -1,4 +1,4 @@
-"""Scoring: through the model service, equal to running the network directly, and cached by weights."""
+"""Scoring: through the model service, equal to running the network directly, and cached by weights and code."""
 
 from __future__ import annotations
 
@@ -57,3 +57,28 @@ def test_scores_are_cached_per_weights(setup, monkeypatch):
         next(model.net.parameters()).add_(0.1)
     with pytest.raises(AssertionError, match="scored again"):
         scoring.evaluate(model, folder, points=points, progress=False)
+
+
+def test_scores_are_cached_per_code_that_runs_the_weights(setup, monkeypatch):
+    folder, model = setup
+    points = {"l0": [("lam", 0.02)]}
+    scoring.evaluate(model, folder, points=points, progress=False)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(scoring, "_score", fail)
+    monkeypatch.setattr(scoring, "code_digest", lambda: "0" * 64)  # as after an edit of the network code
+    with pytest.raises(AssertionError, match="scored again"):
+        scoring.evaluate(model, folder, points=points, progress=False)
+
+
+def test_the_code_digest_covers_the_network_and_service_source():
+    from pathlib import Path
+
+    import paramops
+
+    root = Path(paramops.__file__).parent
+    covered = {p for pattern in scoring.SCORED_BY for p in root.glob(pattern)}
+    assert root / "models" / "windows.py" in covered and root / "service" / "head.py" in covered
+    assert len(scoring.code_digest()) == 64

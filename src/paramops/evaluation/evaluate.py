@@ -7,8 +7,8 @@ scored against the clean one; the degraded image's own score is the
 do-nothing baseline.
 
 Reference outputs of whole images are slow, so they are cached on disk next to
-the training pairs; so are the scores, under a digest of the model's weights,
-so a report re-run scores only what changed. The network runs through a
+the training pairs; so are the scores, under digests of the model's weights
+and of the code that runs it, so a report re-run scores only what changed. The network runs through a
 :class:`~paramops.service.ModelService`: a TunableNet's trunk runs once per
 image and only its head once per parameter value, as in the plugin.
 """
@@ -133,13 +133,29 @@ def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str
             "input_psnr": psnr(degraded, clean), "input_ssim": ssim(degraded, clean)}
 
 
+# The source that turns weights into scores: the networks, the service that runs them, the image
+# conventions and the metrics. Scores of the same weights run by other code are not reused.
+SCORED_BY = ("models/*.py", "service/*.py", "image.py", "evaluation/metrics.py")
+
+
+def code_digest() -> str:
+    """A digest of the :data:`SCORED_BY` source files of the installed package."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for pattern in SCORED_BY for p in root.glob(pattern)):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 class ScoreCache:
-    """Scores of one model's weights, on disk under ``<cache>/scores/<digest of the weights>.json``."""
+    """Scores of one model's weights, on disk under ``<cache>/scores/<weights digest>-<code digest>.json``."""
 
     def __init__(self, model) -> None:
         from paramops.models.checkpoint import weights_digest
 
-        self.path = cache_dir() / "scores" / f"{weights_digest(model.net, model.encoding)[:24]}.json"
+        name = f"{weights_digest(model.net, model.encoding)[:24]}-{code_digest()[:12]}.json"
+        self.path = cache_dir() / "scores" / name
         self.scores = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.dirty = False
 
