@@ -348,6 +348,9 @@ def _pool() -> tuple[ThreadPoolExecutor, int] | None:
             started = threading.Barrier(threads + 1)
 
             def single_threaded() -> None:
+                # A thread's first torch call sets its thread count from the process default: make
+                # that call first, or it would undo set_num_threads(1) (each band would run on all cores).
+                torch.get_num_threads()
                 torch.set_num_threads(1)
                 started.wait()
 
