@@ -112,26 +112,6 @@ def test_region_equals_the_window_of_the_full_render(service, photo, dtype):
     assert np.array_equal(service.render("photo", "rtv", (slice(None), slice(-20, None)), lam=0.01), full[:, -20:])
 
 
-def test_band_threads_run_torch_single_threaded_and_leave_the_others_alone():
-    import threading
-
-    import torch
-
-    from paramops.service.head import _pool
-
-    if torch.get_num_threads() < 2:
-        pytest.skip("a single core has no band threads")
-    pool, size = _pool()
-    counts = [job.result() for job in [pool.submit(torch.get_num_threads) for _ in range(4 * size)]]
-    assert counts == [1] * (4 * size)
-    assert torch.get_num_threads() == size
-    fresh = []
-    thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
-    thread.start()
-    thread.join()
-    assert fresh == [size]
-
-
 def test_region_of_a_large_plane_split_over_threads(service):
     image = np.tile(data.astronaut()[:200, :200], (2, 3, 1))  # 400 x 600: several chunks and bands
     service.prepare("big", image)

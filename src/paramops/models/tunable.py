@@ -53,7 +53,7 @@ of ``tuned_channels: 8`` and, unlike it, kept its gain on whole images
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -246,35 +246,56 @@ class TunableNet(BaseNet):
             return self.trunk_windows(x)
         return self._complete(self._trunk_part(pad_even(network_input(x)), norm_stats), x)
 
-    def trunk_windows(self, x: torch.Tensor, on_window: Callable[[int, int], None] | None = None) -> TrunkFeatures:
+    def trunk_windows(
+        self,
+        x: torch.Tensor,
+        on_window: Callable[[int, int], None] | None = None,
+        map_windows: Callable[[Callable, Iterable], Iterable] = map,
+    ) -> TrunkFeatures:
         """The trunk run on overlapping windows, blended (``norm_windows``; see :mod:`paramops.models.windows`).
 
         ``on_window(done, total)`` is called after each window, for progress
-        or cancellation (it may raise). Memory: the features, and one window's
-        activations at a time.
+        or cancellation (it may raise). ``map_windows(fn, windows)`` gives
+        ``fn`` of each window in order, as :func:`map` does (the default) or
+        on other threads (the service's workers); each window runs with the
+        caller's grad mode. Memory: the features, and the activations of the
+        windows in flight.
         """
         check_images(x)
         if not self.norm_windows:
             raise ValueError("trunk_windows needs a network configured with norm_windows")
         height, width = x.shape[-2:]
         grid = WindowGrid(even_up(height), even_up(width), *self.norm_windows)  # over the padded image, as trunk's
+        grad = torch.is_grad_enabled()
+
+        def window_features(window: tuple[int, int, int, int]) -> tuple[TrunkFeatures, dict[str, torch.Tensor]]:
+            y0, y1, x0, x1 = window
+            with torch.set_grad_enabled(grad):
+                # Each window is an image of its own, edge map and padding included, like a training patch;
+                # one at an odd edge is padded to the window's size.
+                crop = x[..., y0 : min(y1, height), x0 : min(x1, width)]
+                part = self._trunk_part(pad_even(network_input(crop)), None)
+                return part, input_slice_moments(part.h, part.fixed, self.tuning_conv)
+
         spatial: list[torch.Tensor] = []
         moments: list[dict[str, torch.Tensor]] = []
-        for done, window in enumerate(grid, 1):
-            y0, y1, x0, x1 = window
-            # Each window is an image of its own, edge map and padding included, like a training patch;
-            # one at an odd edge is padded to the window's size.
-            part = self._trunk_part(pad_even(network_input(x[..., y0 : min(y1, height), x0 : min(x1, width)])), None)
-            moments.append(input_slice_moments(part.h, part.fixed, self.tuning_conv))
-            if not spatial:
-                spatial = [t.new_zeros(*t.shape[:2], grid.height, grid.width) for t in part.spatial()]
-                # h channels last: the layout a convolution over it reads fastest on the CPU.
-                spatial[0] = spatial[0].contiguous(memory_format=torch.channels_last)
-            share = grid.pixel_weights(window, x.dtype).to(x.device)
-            for out, t in zip(spatial, part.spatial()):
-                out[..., y0:y1, x0:x1].addcmul_(t, share)
-            if on_window is not None:
-                on_window(done, len(grid))
+        results = map_windows(window_features, grid)
+        try:
+            for done, (window, (part, moment)) in enumerate(zip(grid, results), 1):
+                moments.append(moment)
+                if not spatial:
+                    spatial = [t.new_zeros(*t.shape[:2], grid.height, grid.width) for t in part.spatial()]
+                    # h channels last: the layout a convolution over it reads fastest on the CPU.
+                    spatial[0] = spatial[0].contiguous(memory_format=torch.channels_last)
+                share = grid.pixel_weights(window, x.dtype).to(x.device)
+                y0, y1, x0, x1 = window
+                for out, t in zip(spatial, part.spatial()):
+                    out[..., y0:y1, x0:x1].addcmul_(t, share)
+                if on_window is not None:
+                    on_window(done, len(grid))
+        finally:
+            if hasattr(results, "close"):
+                results.close()  # a generator stopped early (cancelled): let it drop the windows in flight
         return TrunkFeatures(spatial[0], {}, tuple(x.shape[-2:]), fixed=spatial[1] if len(spatial) > 1 else None,
                              image=x if self.residual else None, windows=grid,
                              moments={name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]})

@@ -20,9 +20,10 @@ intermediate stays in the CPU's caches::
 
 ``fixed`` (conv19's learned part) is read once from memory, nothing of the
 image's size is allocated, and the result goes straight into the caller's
-dtype. On the CPU the bands are spread over a pool of threads that each run
-torch single-threaded: no synchronisation inside the small per-band
-operations, which matters on a busy machine.
+dtype. On the CPU the bands are spread over the
+:mod:`~paramops.service.workers`, threads that each run torch
+single-threaded: no synchronisation inside the small per-band operations,
+which matters on a busy machine.
 
 A window renders from the features around it alone (a margin of 2 pixels),
 and every output pixel is computed by the same arithmetic whatever the
@@ -49,9 +50,7 @@ float rounding, and for positions whose head is not windowed (see
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import torch
@@ -61,6 +60,7 @@ from paramops.models.base import RELU, Conv, Norm
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import NORM_EPS, input_slice_stats
 from paramops.models.tunable import TunableNet
+from paramops.service.workers import workers
 
 Window = tuple[int, int, int, int]
 # sink(values (3, rows, cols) in working units, window of the output they cover)
@@ -148,7 +148,7 @@ class BandHead:
         self.taps = weight.permute(2, 3, 0, 1).reshape(k * k * weight.shape[0], weight.shape[1]).contiguous()
         self.band_pixels = CPU_BAND_PIXELS if device.type == "cpu" else GPU_BAND_PIXELS
         if device.type == "cpu":
-            _pool()  # start it now, before hosts start threads of their own (see _pool)
+            workers()  # start them now, before hosts start threads of their own (see workers)
 
     def adapt(self, features: TrunkFeatures) -> TrunkFeatures:
         """Features as :meth:`render` reads them: ``fixed`` times the signs of norm19's scale (in place).
@@ -187,15 +187,15 @@ class BandHead:
         if coefficients.window_norms is not None:
             m2, width = self.last.k // 2, features.h.shape[-1]
             across = features.windows.spread_across(coefficients.window_norms, max(0, x0 - m2), min(width, x1 + m2))
-        pool = _pool() if self.device.type == "cpu" else None
+        pool = workers() if self.device.type == "cpu" else None
         if pool is None:
             self._rows(features, coefficients, across, (y0, y1), x0, x1, sink)
             return
         # Even a single chunk goes to the pool: torch ops this small, run on several threads,
         # spend more time synchronising than computing when other processes keep the cores busy.
-        workers = 1 if (y1 - y0) * (x1 - x0) <= 2 * self.band_pixels else pool[1]
+        parts = 1 if (y1 - y0) * (x1 - x0) <= 2 * self.band_pixels else pool[1]
         jobs = [pool[0].submit(self._rows, features, coefficients, across, rows, x0, x1, sink)
-                for rows in _split(y0, y1, workers)]
+                for rows in _split(y0, y1, parts)]
         for job in jobs:
             job.result()
 
@@ -330,35 +330,3 @@ def _zero_padded(dest: torch.Tensor, source: torch.Tensor, top: int, left: int) 
 def _split(start: int, stop: int, parts: int) -> list[tuple[int, int]]:
     bounds = [start + (stop - start) * i // parts for i in range(parts + 1)]
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
-
-
-_POOL: tuple[ThreadPoolExecutor, int] | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> tuple[ThreadPoolExecutor, int] | None:
-    """(pool, size): threads that each run torch with one intra-op thread; None on a single core."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            threads = torch.get_num_threads()
-            if threads < 2:
-                return None
-            pool = ThreadPoolExecutor(threads, thread_name_prefix="paramops-band")
-            started = threading.Barrier(threads + 1)
-
-            def single_threaded() -> None:
-                # A thread's first torch call sets its thread count from the process default: make
-                # that call first, or it would undo set_num_threads(1) (each band would run on all cores).
-                torch.get_num_threads()
-                torch.set_num_threads(1)
-                started.wait()
-
-            for _ in range(threads):  # start every thread now, each waiting at the barrier
-                pool.submit(single_threaded)
-            started.wait()
-            # torch.set_num_threads also set the default of threads that first use torch from now
-            # on: restore it (a thread doing so during these few milliseconds would run single-threaded).
-            torch.set_num_threads(threads)
-            _POOL = (pool, threads)
-        return _POOL

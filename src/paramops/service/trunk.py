@@ -44,6 +44,7 @@ from paramops.models.features import TrunkFeatures
 from paramops.models.layers import SliceMoments, network_input, pad_even
 from paramops.models.tiling import Window, even_up, inner, paste, tile_windows
 from paramops.models.tunable import TunableNet
+from paramops.service.workers import ordered_map
 
 ProgressFn = Callable[[float], None]
 # Largest magnitude stored in float16 (its maximum is 65504).
@@ -125,15 +126,19 @@ def trunk_whole(net: TunableNet, x: torch.Tensor, check: Callable[[], None], pro
 def trunk_windowed(net: TunableNet, x: torch.Tensor, check: Callable[[], None], progress: ProgressFn) -> TrunkFeatures:
     """:meth:`TunableNet.trunk_windows` of ``x`` (1, 3, H, W), calling ``check()`` and ``progress`` per window.
 
-    Memory is bounded by one window's activations at any plane size, so
-    there is no streamed variant; the features stay in float32.
+    Memory is bounded by the activations of the windows in flight (two per
+    worker) at any plane size, so there is no streamed variant; the features
+    stay in float32.
     """
     def step(done: int, total: int) -> None:
         check()
         progress(done / total)
 
     check()
-    return net.trunk_windows(x, on_window=step)
+    # On the CPU the windows are shared among the workers: each is small, and from a host's thread
+    # torch's own threads would take twice as long (see paramops.service.workers).
+    spread = ordered_map if x.device.type == "cpu" else map
+    return net.trunk_windows(x, on_window=step, map_windows=spread)
 
 
 def _input_crop(x: torch.Tensor, crop: Window) -> torch.Tensor:
