@@ -588,3 +588,15 @@ def test_the_mapped_range_ignores_alpha():
     rgba = np.concatenate([np.full((4, 5, 3), 0.25, np.float32), np.full((4, 5, 1), 255.0, np.float32)], axis=2)
     assert intensity_mode(rgba) == "dtype"
     assert mapped_range(rgba) == (0.0, 1.0)
+
+
+def test_progress_reports_at_most_a_hundred_steps_forwards_and_ends_at_one():
+    from paramops.service.progress import Progress
+
+    seen: list[float] = []
+    report = Progress(seen.append, None)
+    for i in range(1, 1001):
+        report(i / 1000)
+    report(0.5)  # never backwards
+    assert 95 <= len(seen) <= 100 and seen == sorted(seen) and seen[-1] == 1.0
+    assert all(b - a >= 0.01 - 1e-12 for a, b in zip(seen, seen[1:-1]))

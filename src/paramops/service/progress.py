@@ -25,7 +25,7 @@ def as_cancel(cancel: CancelArg) -> Callable[[], bool]:
 
 
 class Progress:
-    """Reports fractions in [0, 1] of a job made of parts, never going backwards.
+    """Reports fractions in [0, 1] of a job made of parts, never going backwards, in steps of at least 1 %.
 
     ``part(start, stop)`` gives a callback for a sub-job that maps its own
     [0, 1] onto [start, stop] of the whole; ``check()`` raises
@@ -45,7 +45,8 @@ class Progress:
 
     def __call__(self, fraction: float) -> None:
         fraction = min(1.0, max(0.0, float(fraction)))
-        if self._report is not None and fraction > self._last:
+        # Hosts redraw on each report (a megapixel's windowed trunk has 256 steps): a hundred will do.
+        if self._report is not None and (fraction >= self._last + 0.01 or fraction == 1.0 > self._last):
             self._last = fraction
             self._report(fraction)
 
