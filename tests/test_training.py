@@ -236,3 +236,50 @@ def test_lengthened_run_resumes_at_its_new_schedules_rate(photos, tmp_path):
     resumed = torch.load(run_dir / "last.pt", weights_only=False)
     assert resumed["step"] == 7
     assert resumed["optimiser"]["param_groups"][0]["lr"] == pytest.approx(config.train.lr)
+
+
+def test_op_weights_share_draws_among_an_operators_pairs():
+    from paramops.training.loop import pair_probabilities
+
+    op_index = np.array([0] * 6 + [1] * 2)
+    assert pair_probabilities(parse_config(TINY), op_index) is None  # the unweighted draw, as before
+    weighted = parse_config({**TINY, "train": {**TINY["train"], "op_weights": {"denoise": 3}}})
+    p = pair_probabilities(weighted, op_index)
+    assert p.sum() == pytest.approx(1.0)
+    assert p[op_index == 1].sum() == pytest.approx(0.75)  # 3 : 1, however many pairs each has
+    assert np.ptp(p[op_index == 0]) == 0
+
+
+def test_op_weights_must_name_trained_operators_and_be_positive():
+    with pytest.raises(ValueError, match="'sr', which this run does not train"):
+        parse_config({**TINY, "train": {**TINY["train"], "op_weights": {"sr": 2}}})
+    with pytest.raises(ValueError, match="positive number"):
+        parse_config({**TINY, "train": {**TINY["train"], "op_weights": {"l0": 0}}})
+
+
+def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+    from paramops.training.loop import train
+
+    data = {**TINY["data"], "train": str(photos)}
+    first = train(parse_config({**TINY, "data": data}), run_dir=tmp_path / "a", out=tmp_path / "a.pt",
+                  device="cpu", progress=False)
+    # At a zero rate Adam leaves the weights where they started: the exported
+    # model must then be the initial checkpoint's.
+    frozen = {**TINY["train"], "lr": 0.0, "init": str(first), "op_weights": {"denoise": 2}}
+    second = train(parse_config({**TINY, "name": "tuned", "data": data, "train": frozen}),
+                   run_dir=tmp_path / "b", out=tmp_path / "b.pt", device="cpu", progress=False)
+    a, b = load_model(first, device="cpu"), load_model(second, device="cpu")
+    assert all(torch.equal(a.net.state_dict()[k], v) for k, v in b.net.state_dict().items())
+    assert b.meta["init"] == {"from": str(first), "steps": 6, "train_seconds": a.meta["train_seconds"]}
+    assert b.meta["op_weights"] == {"denoise": 2}
+
+    wider = parse_config({**TINY, "model": {**TINY["model"], "width": 6}, "data": data, "train": frozen})
+    with pytest.raises(ValueError, match="another architecture \\(last_width, width differ\\)"):
+        train(wider, run_dir=tmp_path / "c", out=tmp_path / "c.pt", device="cpu", progress=False)
+    other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
+                              "train": {**frozen, "op_weights": {}}})
+    with pytest.raises(ValueError, match="encodes other operators"):
+        train(other_ops, run_dir=tmp_path / "d", out=tmp_path / "d.pt", device="cpu", progress=False)

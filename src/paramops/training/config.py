@@ -10,7 +10,9 @@ Example (``configs/default.yaml``)::
     fixed: {}                     # e.g. {l0: {lam: 0.02}} for a single-value model
     data: {train: ../shared/data/train, pairs_per_op: 800, patch: 64, margin: 16,
            whole_photo: false}       # true: image-context operators run on whole photos
-    train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0}
+    train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0,
+            init: null,           # a model name or checkpoint to start from (fine-tuning)
+            op_weights: {}}       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     threads: int | None = None
+    init: str | None = None
+    op_weights: Mapping[str, float] = field(default_factory=dict)
 
     def lr_at(self, step: int) -> float:
         """The learning rate of the step schedule after ``step`` steps."""
@@ -87,9 +91,11 @@ def parse_config(raw: Mapping) -> RunConfig:
         train = dict(raw.get("train", {}))
         if "milestones" in train:
             train["milestones"] = tuple(train["milestones"])
+        train["op_weights"] = dict(train.get("op_weights") or {})
         train = TrainConfig(**train)
     except TypeError as err:
         raise ValueError(f"bad config section: {err}") from None
+    _check_op_weights(train.op_weights, ops)
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),
@@ -102,6 +108,14 @@ def parse_config(raw: Mapping) -> RunConfig:
     )
     config.encoding()  # validates operator and parameter names
     return config
+
+
+def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> None:
+    for op, weight in weights.items():
+        if op not in ops:
+            raise ValueError(f"train.op_weights names {op!r}, which this run does not train (it trains: {', '.join(ops)})")
+        if not isinstance(weight, (int, float)) or not weight > 0:
+            raise ValueError(f"train.op_weights[{op!r}] must be a positive number, got {weight!r}")
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

@@ -29,13 +29,19 @@ def pick_device(device: str | None = None):
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def build_dataset(config: RunConfig, *, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All training pairs of a run: inputs and targets (uint8, N x P x P x 3) and encoded parameters (N x dim)."""
+def build_dataset(
+    config: RunConfig, *, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All training pairs of a run.
+
+    Returns inputs and targets (uint8, N x P x P x 3), encoded parameters
+    (N x dim) and each pair's operator as its index in ``config.operators`` (N).
+    """
     from paramops.operators.registry import get_operator
 
     images = list_images(config.data.train)
     encoding = config.encoding()
-    inputs, targets, vectors = [], [], []
+    inputs, targets, vectors, op_index = [], [], [], []
     for index, op in enumerate(config.operators):
         spec = PairSpec(
             op,
@@ -52,7 +58,39 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> tuple[np.ndarr
         inputs.append(pairs["inputs"])
         targets.append(pairs["targets"])
         vectors.append(encoding.encode_batch([(op, dict(zip(names, row))) for row in pairs["params"]]))
-    return np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors)
+        op_index.append(np.full(len(pairs["params"]), index))
+    return np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index)
+
+
+def pair_probabilities(config: RunConfig, op_index: np.ndarray) -> np.ndarray | None:
+    """How likely each pair is to be drawn: ``train.op_weights`` shared among an operator's pairs.
+
+    None when no weights are set: every pair equally likely, drawn as runs
+    without weights always were, so their random streams stay as they were.
+    """
+    weights = config.train.op_weights
+    if not weights:
+        return None
+    per_op = np.array([float(weights.get(op, 1.0)) for op in config.operators])
+    counts = np.bincount(op_index, minlength=len(per_op))
+    p = per_op[op_index] / counts[op_index]
+    return p / p.sum()
+
+
+def _initial_weights(config: RunConfig, net) -> None:
+    """Load ``train.init``'s weights into ``net``: the same architecture and encoding, or an error saying which differs."""
+    from paramops.models import load_model
+    from paramops.models.registry import resolve_config
+
+    start = load_model(config.train.init, device="cpu")
+    if start.encoding != config.encoding():
+        raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
+    ours = {k: v for k, v in resolve_config(config.model_config()).items() if k != "norm_windows"}
+    theirs = {k: v for k, v in resolve_config(start.config).items() if k != "norm_windows"}
+    if ours != theirs:
+        differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+        raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
+    net.load_state_dict(start.net.state_dict())
 
 
 def _augment(batch, flips):
@@ -108,7 +146,7 @@ def train(
     import torch
     from tqdm import tqdm
 
-    from paramops.models import build_model
+    from paramops.models import build_model, load_model
     from paramops.models.checkpoint import save_checkpoint
 
     tc = config.train
@@ -120,13 +158,17 @@ def train(
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
 
-    inputs, targets, vectors = build_dataset(config, progress=progress)
-    net = build_model(config.model_config()).to(dev)
+    inputs, targets, vectors, op_index = build_dataset(config, progress=progress)
+    draw = pair_probabilities(config, op_index)
+    net = build_model(config.model_config())
+    state_path = run_dir / "last.pt"
+    if tc.init and not state_path.exists():
+        _initial_weights(config, net)
+    net = net.to(dev)
     optimiser = torch.optim.Adam(net.parameters(), lr=tc.lr)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(tc.milestones), gamma=tc.gamma)
     rng = np.random.default_rng(tc.seed)
     step, seconds = 0, 0.0
-    state_path = run_dir / "last.pt"
     if state_path.exists():
         state = torch.load(state_path, map_location=dev, weights_only=False)
         net.load_state_dict(state["model"])
@@ -165,7 +207,7 @@ def train(
     try:
         while step < stop:
             started = time.perf_counter()
-            idx = rng.integers(0, len(inputs), tc.batch)
+            idx = rng.integers(0, len(inputs), tc.batch) if draw is None else rng.choice(len(inputs), tc.batch, p=draw)
             flips = int(rng.integers(0, 8))
             x = _augment(torch.from_numpy(inputs[idx]).to(dev).permute(0, 3, 1, 2).float().div_(255), flips)
             y = _augment(torch.from_numpy(targets[idx]).to(dev).permute(0, 3, 1, 2).float().div_(255), flips)
@@ -200,6 +242,11 @@ def train(
         "batch": tc.batch,
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }
+    if tc.init:
+        start = load_model(tc.init, device="cpu").meta
+        meta["init"] = {"from": str(tc.init), "steps": start.get("steps"), "train_seconds": start.get("train_seconds")}
+    if tc.op_weights:
+        meta["op_weights"] = dict(tc.op_weights)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, net.eval().cpu(), config.encoding(), meta=meta)
     return out
