@@ -22,6 +22,7 @@ import numpy as np
 from paramops.evaluation.consistency import crop_consistency
 from paramops.evaluation.markdown import db, generated_header, table
 from paramops.evaluation.report import machine
+from paramops.image import color_values
 from paramops.io import read_image
 from paramops.operators.registry import OPERATORS
 from paramops.training.config import DEFAULT_VAL_DIR
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = list_images(args.data, args.match)
     except ValueError as err:
         parser.error(str(err))
-    images = [read_image(p)[..., :3] for p in paths]
+    images = [color_values(read_image(p)) for p in paths]
     rows = []
     for name, spec in OPERATORS.items():
         if spec.family != "filter":

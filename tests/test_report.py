@@ -175,3 +175,25 @@ def test_network_summary_names_what_sets_a_network_apart():
     assert network_summary({**config, "tuned_channels": 1}) == "tunable, width 32, tuned conv_in, long skip"
     narrow = {"arch": "tunable", "width": 32, "last_width": 8, "tuned": "conv", "skip": True}
     assert network_summary(narrow) == "tunable, width 32, last hidden conv 8 wide, tuned conv, long skip"
+
+
+def test_failed_whole_image_filters_are_measured_on_training_crops():
+    from skimage import data as samples
+
+    from paramops.evaluation.report import _bars_section, crop_scores
+
+    rows = {(op, None): {"op": op, "param": None, "value": None, "psnr": psnr, "ssim": 0.5}
+            for op, psnr in (("pencil", 16.0), ("shock", 20.0), ("llf_remap", 30.0))}
+    model = SimpleNamespace(operators=("pencil", "shock", "llf_remap"), meta={}, config={})
+    default = ModelScores("default", "ok", model, rows)
+    photo = samples.astronaut()[::4, ::4][:96, :96]
+    crops = crop_scores(default, [photo, photo[..., 0]], patch=32, margin=8)
+    # pencil fails and looks at the whole image; shock fails but is local; llf_remap passes.
+    assert set(crops) == {"pencil"}
+    assert crops["pencil"].psnr < 25 and (crops["pencil"].patch, crops["pencil"].margin) == (32, 8)
+    text = "\n".join(_bars_section({"default": default}, crops))
+    pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
+    assert f"run on 32 px crops with 8 px of context, as the training pairs are made, it scores {crops['pencil'].psnr:.2f} dB" in pencil
+    assert "no width or schedule" in pencil
+    shock = next(line for line in text.splitlines() if line.startswith("- shock"))
+    assert "crops" not in shock

@@ -26,7 +26,7 @@ def tiled(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, pat
 
     Parameters
     ----------
-    image : ndarray, shape (H, W, 3)
+    image : ndarray, shape (H, W) or (H, W, C)
     process : callable
         Maps a window of ``image`` to an array of the same shape and dtype: a
         deterministic operator (restorations draw noise per call) or a network.
@@ -41,7 +41,8 @@ def tiled(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, pat
     if patch < 1 or margin < 0:
         raise ValueError(f"need patch >= 1 and margin >= 0, got patch={patch}, margin={margin}")
     h, w = image.shape[:2]
-    padded = np.pad(image, ((margin, margin + patch), (margin, margin + patch), (0, 0)), mode="reflect")
+    around = ((margin, margin + patch), (margin, margin + patch)) + ((0, 0),) * (image.ndim - 2)
+    padded = np.pad(image, around, mode="reflect")
     out = np.empty_like(image)
     for y in range(0, h, patch):
         for x in range(0, w, patch):
