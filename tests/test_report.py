@@ -197,3 +197,17 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     assert "no width or schedule" in pencil
     shock = next(line for line in text.splitlines() if line.startswith("- shock"))
     assert "crops" not in shock
+
+
+def test_training_summary_names_a_fine_tunes_start_and_operator_weights():
+    from paramops.evaluation.report import training_summary
+
+    meta = {"steps": 5000, "batch": 16, "data": {"pairs": 36000, "patch": 64, "folder": "train"},
+            "train_seconds": 3600.0, "device": "cpu"}
+    plain = training_summary(meta)
+    assert plain == "5000 steps x batch 16 on 36000 pairs of 64 px from `train`, 1.00 h on cpu"
+    tuned = training_summary({**meta, "op_weights": {"sr": 3, "style": 0.5},
+                              "init": {"from": "weights/analysis/default-long.pt", "steps": 28000,
+                                       "train_seconds": 7200.0}})
+    assert tuned == ("5000 steps x batch 16 on 36000 pairs of 64 px from `train` (operators drawn sr x3, style x0.5),"
+                     " 1.00 h on cpu, after 28000 steps (2.00 h) as `default-long`")

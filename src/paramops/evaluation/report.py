@@ -226,13 +226,20 @@ def network_summary(net: Mapping[str, object]) -> str:
 
 
 def training_summary(meta: Mapping[str, object]) -> str:
-    """How a checkpoint was trained, from its metadata: steps, batch, pairs, time, device."""
+    """How a checkpoint was trained, from its metadata: steps, batch, pairs, time, device, where it started."""
     data = meta.get("data") or {}
-    return (
+    weights = meta.get("op_weights")
+    drawn = f" (operators drawn {', '.join(f'{op} x{w:g}' for op, w in weights.items())})" if weights else ""
+    text = (
         f"{meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on {data.get('pairs', '?')} "
-        f"pairs of {data.get('patch', '?')} px from `{data.get('folder', '?')}`, "
+        f"pairs of {data.get('patch', '?')} px from `{data.get('folder', '?')}`{drawn}, "
         f"{float(meta.get('train_seconds', 0)) / 3600:.2f} h on {meta.get('device', '?')}"
     )
+    start = meta.get("init")
+    if start:
+        hours = float(start.get("train_seconds") or 0) / 3600
+        text += f", after {start.get('steps', '?')} steps ({hours:.2f} h) as `{Path(str(start['from'])).stem}`"
+    return text
 
 
 def _budget(models: Mapping[str, ModelScores], configs: Mapping[str, object]) -> list[str]:
