@@ -1,4 +1,4 @@
-"""The diagnostic scripts behind docs/crop_consistency.md and docs/window_statistics.md."""
+"""The diagnostic scripts behind docs/crop_consistency.md, docs/window_statistics.md and the loss shares of docs/training.md."""
 
 from __future__ import annotations
 
@@ -47,3 +47,31 @@ def test_crop_consistency_lists_every_filter_with_its_context(images, tmp_path, 
     filters = [name for name, spec in OPERATORS.items() if spec.family == "filter"]
     assert sorted({row.split(" | ")[0].strip("| ") for row in rows}) == sorted(filters)
     assert any("| style | - | image |" in row for row in rows)
+
+
+def test_loss_shares_split_the_loss_among_operators_as_drawn(images, tmp_path, save_tiny_model, load_script,
+                                                             monkeypatch, capsys):
+    import yaml
+
+    monkeypatch.setenv("PARAMOPS_CACHE", str(tmp_path / "cache"))
+    save_tiny_model(tmp_path / "tiny.pt", ("wls", "denoise"), arch="tunable")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "tiny", "model": {"arch": "tunable", "width": 4, "residual": True}, "operators": ["wls", "denoise"],
+        "data": {"train": str(images), "pairs_per_op": 6, "patch": 16, "margin": 4},
+        "train": {"op_weights": {"denoise": 3}}}))
+    script = load_script("loss_shares")
+    from paramops.models import load_model
+    from paramops.training.config import load_config
+
+    rows = script.loss_shares(load_model(tmp_path / "tiny.pt", device="cpu"), load_config(config), per_op=4)
+    assert [r["op"] for r in rows] == ["wls", "denoise"]
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+    wls, denoise = rows
+    assert denoise["weighted_share"] / wls["weighted_share"] == pytest.approx(3 * denoise["mse"] / wls["mse"])
+    assert denoise["input_mse"] > 0.001  # the noisy input is far from the clean target
+
+    assert script.main(["--model", str(tmp_path / "tiny.pt"), "--config", str(config), "--per-op", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("| operator | MSE | PSNR (dB) |")
+    assert lines[4].startswith("| wls |") and lines[5].startswith("| denoise |") and " | 3 | " in lines[5]
