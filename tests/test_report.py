@@ -184,7 +184,7 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
 
     rows = {(op, None): {"op": op, "param": None, "value": None, "psnr": psnr, "ssim": 0.5}
             for op, psnr in (("pencil", 16.0), ("shock", 20.0), ("llf_remap", 30.0))}
-    model = SimpleNamespace(operators=("pencil", "shock", "llf_remap"), meta={}, config={})
+    model = SimpleNamespace(operators=("pencil", "shock", "llf_remap"), meta={}, config={"norm_windows": [96, 64]})
     default = ModelScores("default", "ok", model, rows)
     photo = samples.astronaut()[::4, ::4][:96, :96]
     crops = crop_scores(default, [photo, photo[..., 0]], patch=32, margin=8)
@@ -194,7 +194,7 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     text = "\n".join(_bars_section({"default": default}, crops))
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
     assert f"run on 32 px crops with 8 px of context, as the training pairs are made, it scores {crops['pencil'].psnr:.2f} dB" in pencil
-    assert "no width or schedule" in pencil
+    assert "no width or schedule" in pencil and "which its 96 px windows do not" in pencil
     shock = next(line for line in text.splitlines() if line.startswith("- shock"))
     assert "crops" not in shock
 

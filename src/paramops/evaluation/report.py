@@ -418,11 +418,13 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
         text += f" Weakest at {rows[0]['param']}={rows[0]['value']:g} ({rows[0]['psnr']:.2f} dB)."
     crop = crops.get(bar.op)
     if crop is not None and crop.psnr < bar.need:
+        windows = default.model.config.get("norm_windows")
+        statistics = f"its {windows[0]} px windows" if windows else "statistics learned on patches"
         return text + _crop_text(crop) + (
             ", below the bar: the pairs teach the network another operator than the one it is scored against, and"
             " no width or schedule trained on them closes that. What would close it is targets made on whole"
             " images (`data.whole_photo`; at our budget it did not help, `docs/training.md`, third session) for a"
-            " network whose statistics span the whole image, which its 96 px windows do not.")
+            f" network whose statistics span the whole image, which {statistics} do not.")
     if crop is not None:
         text += _crop_text(crop) + ", above the bar, so crops are not what holds it back."
     candidates = [("decoupled-joint", "its every convolution is predicted from the parameters, so tuning more of"
@@ -781,7 +783,8 @@ def write_report(
     if models["default"].ok:
         figure_paths = write_figures(models["default"].model, figure_image, figures, name=figure_file.name)
         pairs = getattr(configs_by_name.get("default"), "data", DataConfig())
-        crops = crop_scores(models["default"], [color_values(read_image(p)) for p in chosen], patch=pairs.patch, margin=pairs.margin)
+        crops = crop_scores(models["default"], [color_values(read_image(p)) for p in chosen],
+                            patch=pairs.patch, margin=pairs.margin)
     lines = [
         *_header(data, chosen, len(files), models, command),
         *_bars_section(models, crops),
