@@ -24,7 +24,7 @@ import numpy as np
 
 from paramops.evaluation.markdown import table
 from paramops.training.config import load_config
-from paramops.training.loop import build_dataset
+from paramops.training.loop import as_batch, build_dataset
 
 
 def loss_shares(model, config, *, per_op: int = 128, seed: int = 0) -> list[dict[str, float | str]]:
@@ -33,16 +33,12 @@ def loss_shares(model, config, *, per_op: int = 128, seed: int = 0) -> list[dict
 
     inputs, targets, vectors, op_index = build_dataset(config, progress=False)
     rng = np.random.default_rng(seed)
-
-    def as_batch(images: np.ndarray):
-        return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
-
     rows = []
     with torch.no_grad():
         for k, op in enumerate(config.operators):
             mine = np.flatnonzero(op_index == k)
             idx = rng.choice(mine, min(per_op, len(mine)), replace=False)
-            x, y = as_batch(inputs[idx]).to(model.device), as_batch(targets[idx]).to(model.device)
+            x, y = as_batch(inputs[idx], model.device), as_batch(targets[idx], model.device)
             p = torch.from_numpy(vectors[idx]).to(model.device)
             rows.append({"op": op, "mse": float(torch.mean((model.net(x, p) - y) ** 2)),
                          "input_mse": float(torch.mean((x - y) ** 2)),

@@ -77,12 +77,17 @@ def pair_probabilities(config: RunConfig, op_index: np.ndarray) -> np.ndarray | 
     return p / p.sum()
 
 
-def _initial_weights(config: RunConfig, net) -> None:
-    """Load ``train.init``'s weights into ``net``: the same architecture and encoding, or an error saying which differs."""
-    from paramops.models import load_model
+def as_batch(images: np.ndarray, device):
+    """uint8 images (N x H x W x 3) as a float tensor in [0, 1], N x 3 x H x W, on ``device``."""
+    import torch
+
+    return torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255)
+
+
+def _initial_weights(config: RunConfig, start, net) -> None:
+    """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs."""
     from paramops.models.registry import resolve_config
 
-    start = load_model(config.train.init, device="cpu")
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours = {k: v for k, v in resolve_config(config.model_config()).items() if k != "norm_windows"}
@@ -162,8 +167,9 @@ def train(
     draw = pair_probabilities(config, op_index)
     net = build_model(config.model_config())
     state_path = run_dir / "last.pt"
-    if tc.init and not state_path.exists():
-        _initial_weights(config, net)
+    start = load_model(tc.init, device="cpu") if tc.init else None
+    if start is not None and not state_path.exists():
+        _initial_weights(config, start, net)
     net = net.to(dev)
     optimiser = torch.optim.Adam(net.parameters(), lr=tc.lr)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(tc.milestones), gamma=tc.gamma)
@@ -209,8 +215,8 @@ def train(
             started = time.perf_counter()
             idx = rng.integers(0, len(inputs), tc.batch) if draw is None else rng.choice(len(inputs), tc.batch, p=draw)
             flips = int(rng.integers(0, 8))
-            x = _augment(torch.from_numpy(inputs[idx]).to(dev).permute(0, 3, 1, 2).float().div_(255), flips)
-            y = _augment(torch.from_numpy(targets[idx]).to(dev).permute(0, 3, 1, 2).float().div_(255), flips)
+            x = _augment(as_batch(inputs[idx], dev), flips)
+            y = _augment(as_batch(targets[idx], dev), flips)
             p = torch.from_numpy(vectors[idx]).to(dev)
             loss = torch.nn.functional.mse_loss(net(x, p), y)
             optimiser.zero_grad(set_to_none=True)
@@ -242,9 +248,9 @@ def train(
         "batch": tc.batch,
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }
-    if tc.init:
-        start = load_model(tc.init, device="cpu").meta
-        meta["init"] = {"from": str(tc.init), "steps": start.get("steps"), "train_seconds": start.get("train_seconds")}
+    if start is not None:
+        meta["init"] = {"from": str(tc.init), "steps": start.meta.get("steps"),
+                        "train_seconds": start.meta.get("train_seconds")}
     if tc.op_weights:
         meta["op_weights"] = dict(tc.op_weights)
     out.parent.mkdir(parents=True, exist_ok=True)
