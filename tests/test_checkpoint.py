@@ -74,6 +74,14 @@ def test_load_model_by_name(saved, tmp_path, monkeypatch):
         load_model("maxi")
 
 
+def test_load_model_by_a_name_with_dots(saved, tmp_path, monkeypatch):
+    saved.rename(tmp_path / "single-l0-0.02.pt")
+    monkeypatch.setattr(checkpoint, "weights_dir", lambda: tmp_path)
+    assert load_model("single-l0-0.02", device="cpu").operators == ("l0", "wls")
+    with pytest.raises(ValueError, match=r"unknown model 'single-l0-0.5'"):
+        load_model("single-l0-0.5")
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.pt"):
         load_model(tmp_path / "nothere.pt")

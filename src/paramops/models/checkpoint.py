@@ -173,7 +173,9 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device | Non
     path = Path(name_or_path)
     if not path.is_file():
         name = str(name_or_path)
-        if path.suffix or os.sep in name or "/" in name:
+        # Shipped names may hold dots ("single-l0-0.02"), so only the checkpoint
+        # suffix or a folder separator marks a path.
+        if name.endswith(SUFFIX) or os.sep in name or "/" in name:
             raise FileNotFoundError(f"checkpoint {path} does not exist")
         path = weights_dir() / f"{name}{SUFFIX}"
         if not path.is_file():
