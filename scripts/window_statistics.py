@@ -32,7 +32,7 @@ from paramops.evaluation.consistency import blended, tiled
 from paramops.evaluation.markdown import db, generated_header, table
 from paramops.evaluation.metrics import psnr
 from paramops.evaluation.report import machine, training_summary
-from paramops.image import from_working, to_working
+from paramops.image import color_values, from_working, to_working
 from paramops.io import read_image
 from paramops.models.tunable import TunableNet
 from paramops.operators.reference import reference
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = list_images(args.data, args.match)
     except ValueError as err:
         parser.error(str(err))
-    images = [read_image(p)[..., :3] for p in paths]
+    images = [color_values(read_image(p)) for p in paths]
     info = machine()
     lines = [
         *generated_header("Whole image vs training-sized windows",

@@ -33,6 +33,8 @@ def test_blended_windows_are_exact_for_pointwise_processes_and_cover_every_size(
     for shape in [(96, 96), (70, 50), (30, 20)]:  # the window fits several times, once with a remainder, not at all
         part = photo[: shape[0], : shape[1]]
         np.testing.assert_array_equal(blended(part, lambda window: 255 - window, window=32, stride=16), 255 - part)
+    gray = photo[..., 1]
+    np.testing.assert_array_equal(blended(gray, lambda window: 255 - window, window=32, stride=16), 255 - gray)
     smooth = blended(photo.astype(float), lambda window: window * window.mean(), window=32, stride=8)
     assert not np.allclose(smooth, photo * photo.mean())  # each window's own mean: not the whole image's
 

@@ -14,6 +14,7 @@ def images(tmp_path):
     folder.mkdir()
     write_image(folder / "set5_a.png", samples.astronaut()[:40, :48])
     write_image(folder / "other.png", samples.coffee()[:40, :40])
+    write_image(folder / "set5_gray.png", samples.camera()[:40, :48])
     return folder
 
 
@@ -25,7 +26,7 @@ def test_window_statistics_scores_whole_and_windowed_runs(images, tmp_path, save
         ["--models", str(tmp_path / "tiny.pt"), str(tmp_path / "other.pt"), "--data", str(images),
          "--out", str(out)]) == 0
     text = out.read_text()
-    assert "1 from `val/` matching `set5_*`" in text
+    assert "2 from `val/` matching `set5_*`" in text  # a gray image among them
     assert "### `other`" in text and "pairs of 32 px" in text
     text = text.split("### `other`")[0]
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}

@@ -62,7 +62,7 @@ def blended(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, w
 
     Parameters
     ----------
-    image : ndarray, shape (H, W, 3)
+    image : ndarray, shape (H, W) or (H, W, C)
     process : callable
         Maps a window of ``image`` to an array of the same shape and dtype.
     window, stride : int
@@ -77,15 +77,17 @@ def blended(image: np.ndarray, process: Callable[[np.ndarray], np.ndarray], *, w
     if not 1 <= stride <= window:
         raise ValueError(f"need 1 <= stride <= window, got window={window}, stride={stride}")
     h, w = image.shape[:2]
-    total = np.zeros((h, w, image.shape[2]))
+    channels = image.shape[2:]  # () for a gray image, which is blended as one channel
+    total = np.zeros((h, w, int(np.prod(channels))))
     weights = np.zeros((h, w, 1))
     for y in window_starts(h, window, stride):
         for x in window_starts(w, window, stride):
             part = image[y : y + window, x : x + window]
             weight = tent(part.shape[0]).numpy()[:, None, None] * tent(part.shape[1]).numpy()[None, :, None]
-            total[y : y + window, x : x + window] += process(part) * weight
+            done = process(part).reshape(*part.shape[:2], -1)
+            total[y : y + window, x : x + window] += done * weight
             weights[y : y + window, x : x + window] += weight
-    out = total / weights
+    out = (total / weights).reshape(image.shape)
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         out = np.clip(np.rint(out), info.min, info.max)
