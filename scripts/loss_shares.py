@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python scripts/loss_shares.py --model weights/analysis/default-long.pt \\
-        --config configs/analysis/default-ft-balanced.yaml
+        --config configs/default.yaml
 
 One L2 loss over all operators gives each the gradient its error earns: an
 operator the network cannot learn keeps a large error and takes a large share,

@@ -146,6 +146,16 @@ def test_quality_bars_pass_and_fail():
     assert {b.status for b in missing} == {"not trained yet"}
 
 
+def test_closing_counts_the_steps_of_a_fine_tune_and_its_start():
+    from paramops.evaluation.report import _bars_section
+
+    default = _fake_default({op: 32.0 for op in operators("filter")}, {("sr", 2.0): 0.7})
+    default.model.meta.update(steps=5000, init={"from": "weights/analysis/start.pt", "steps": 28000})
+    default.model.config.update(width=32)
+    sr = next(line for line in _bars_section({"default": default}, {}) if line.startswith("- sr"))
+    assert "0.70 dB, >= +1.5 dB" in sr and "than the 33,000 steps run" in sr and "ours is 32" in sr
+
+
 def test_paper_tables_match_their_printed_averages():
     # The flattened text lost column labels; each mapping is checked against the paper's own averages.
     for row, average in paper.JOINT_AVERAGE_PSNR.items():
