@@ -156,6 +156,18 @@ def test_closing_counts_the_steps_of_a_fine_tune_and_its_start():
     assert "0.70 dB, >= +1.5 dB" in sr and "than the 33,000 steps run" in sr and "ours is 32" in sr
 
 
+def test_closing_names_the_restorations_alone_where_they_do_better():
+    from paramops.evaluation.report import _bars_section
+
+    default = _fake_default({op: 32.0 for op in operators("filter")}, {("sr", 2.0): 0.7, ("deblock", 10.0): 0.6})
+    alone = _fake_default({}, {("sr", 2.0): 1.6, ("deblock", 10.0): 0.8})
+    lines = _bars_section({"default": default, "restore-w32": alone}, {})
+    sr = next(line for line in lines if line.startswith("- sr"))
+    assert "restore-w32 reaches 1.60 dB: it is the default's network and recipe trained on the three" in sr
+    deblock = next(line for line in lines if line.startswith("- deblock"))
+    assert "No other model does much better (restore-w32 0.80 dB)" in deblock
+
+
 def test_paper_tables_match_their_printed_averages():
     # The flattened text lost column labels; each mapping is checked against the paper's own averages.
     for row, average in paper.JOINT_AVERAGE_PSNR.items():

@@ -53,7 +53,7 @@ SHIPPED = (
     "decoupled-rtv",
 )
 # Models kept in ``<weights>/analysis/``: trained for a table, not shipped.
-ANALYSIS = ("unseen-l0",)
+ANALYSIS = ("unseen-l0", "restore-w32")
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
 ONE_OPERATOR = {"l0": "decoupled-l0", "rtv": "decoupled-rtv", "denoise": "decoupled-denoise"}
@@ -439,6 +439,11 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                    " the network than one layer would help (paper Table XII, ten filters: learning every conv averages"
                    f" {paper.TUNED_LAYER_AVERAGE_PSNR['conv(all)']:.2f} dB, one input-channel slice of conv19"
                    f" {paper.TUNED_LAYER_AVERAGE_PSNR['conv channel1(19)']:.2f})")]
+    if get_operator(bar.op).family == "restoration":
+        candidates.append(("restore-w32", "it is the default's network and recipe trained on the three restorations"
+                           " alone, for about as many samples of each (`configs/analysis/restore-w32.yaml`), so"
+                           " sharing the network with the filters costs the default this much; a network of its own"
+                           " for restoration, or a larger share of this one, would help"))
     if bar.op in ONE_OPERATOR:
         candidates.append((ONE_OPERATOR[bar.op], "it learns this operator alone, so sharing one network among all"
                            " operators costs the default model this much; a wider network or a larger share of the"
@@ -708,12 +713,17 @@ def _figures_section(paths: Mapping[str, Path], out: Path, caption: str, default
 
 
 def load_configs(folder: str | os.PathLike | None) -> dict[str, object]:
-    """The training configs ``<folder>/*.yaml`` by model name; empty when there is no folder."""
+    """The training configs by model name: ``<folder>/*.yaml``, and ``<folder>/analysis/`` for :data:`ANALYSIS`.
+
+    Empty when there is no folder.
+    """
     from paramops.training.config import load_config
 
     if folder is None or not Path(folder).is_dir():
         return {}
-    configs = (load_config(p) for p in sorted(Path(folder).glob("*.yaml")))
+    analysis = (Path(folder) / "analysis" / f"{name}.yaml" for name in ANALYSIS)
+    paths = [*sorted(Path(folder).glob("*.yaml")), *(p for p in analysis if p.is_file())]
+    configs = (load_config(p) for p in paths)
     return {c.name: c for c in configs}
 
 
