@@ -452,7 +452,8 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
     measured = [(name, value, reason) for name, value, reason in measured if value is not None]
     for name, value, reason in measured:
         if value - bar.ours > 0.5:
-            return text + f" {name} reaches {value:.2f} dB: {reason}."
+            short = ", still short of the bar" if value < bar.need else ""
+            return text + f" {name} reaches {value:.2f} dB{short}: {reason}."
     compared = [f"{name} {value:.2f} dB" for name, value, _ in measured]
     if compared:
         text += f" No other model does much better ({', '.join(compared)}), so what would close it is"
