@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from paramops.evaluation.report import SHIPPED
 from paramops.models import build_model
 from paramops.models.checkpoint import available_models, load_model
 from paramops.training.config import load_config
@@ -14,9 +15,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_the_issue_s_models_are_shipped():
-    assert set(available_models()) >= {"default", "decoupled-l0", "decoupled-rtv", "decoupled-denoise",
-                                       "single-l0-0.02", "single-denoise-25", "decoupled-joint",
-                                       "paramchannel-joint"}
+    assert set(available_models()) >= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", available_models())
