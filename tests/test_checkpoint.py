@@ -162,8 +162,9 @@ def test_save_refuses_a_mismatched_encoding(tmp_path, net):
 
 
 def test_an_option_added_later_keeps_the_digest_of_the_networks_before_it(net):
-    # What the digest of this network was before `skip`, `tuned_channels` and `norm_windows` existed.
-    older = {key: value for key, value in net.config.items() if key not in ("skip", "tuned_channels", "norm_windows")}
+    # What the digest of this network was before `skip`, `tuned_channels`, `norm_windows` and `tone_curve` existed.
+    later = ("skip", "tuned_channels", "norm_windows", "tone_curve")
+    older = {key: value for key, value in net.config.items() if key not in later}
     texts = (json.dumps(older, sort_keys=True), json.dumps(ENCODING.to_config(), sort_keys=True), "")
     assert checkpoint.weights_digest(net, ENCODING) == checkpoint.checksum(*texts, net.state_dict())
     skipped = build_model({**net.config, "skip": True})
@@ -172,3 +173,7 @@ def test_an_option_added_later_keeps_the_digest_of_the_networks_before_it(net):
     windowed = build_model({**net.config, "norm_windows": [16, 8]})
     windowed.load_state_dict(net.state_dict())  # the same weights, run differently
     assert checkpoint.weights_digest(windowed, ENCODING) != checkpoint.weights_digest(net, ENCODING)
+    residual = build_model({**net.config, "residual": True})
+    toned = build_model({**residual.config, "tone_curve": 4})
+    toned.load_state_dict(residual.state_dict(), strict=False)  # the same weights and a zero tone head
+    assert checkpoint.weights_digest(toned, ENCODING) != checkpoint.weights_digest(residual, ENCODING)

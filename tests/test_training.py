@@ -170,13 +170,23 @@ def test_image_context_pairs_are_cut_from_whole_photo_runs(photos):
     assert pairs["inputs"].shape == (count, 16, 16, 3)
     sources = [read_image(path) for path in images]
     whole = [reference(photo, "pencil") for photo in sources]
-    for patch, target in zip(pairs["inputs"], pairs["targets"]):
+    for patch, target, cdf in zip(pairs["inputs"], pairs["targets"], pairs["cdfs"]):
         n, y, x = _locate(patch, sources)
         np.testing.assert_array_equal(target, whole[n][y : y + 16, x : x + 16])
-    # Cropped with a margin, pencil's histogram matching sees another image.
+        np.testing.assert_allclose(cdf, _cdf(sources[n]), atol=1e-6)  # the tone head ranks in the whole photo
+    # Cropped with a margin, pencil's histogram matching sees another image, and so does the tone head.
     cropped = make_pairs(PairSpec("pencil", 2, patch=16, margin=4), images, workers=1, progress=False)
     n, y, x = _locate(cropped["inputs"][0], sources)
     assert not np.array_equal(cropped["targets"][0], whole[n][y : y + 16, x : x + 16])
+    np.testing.assert_allclose(cropped["cdfs"][0], _cdf(sources[n][y - 4 : y + 20, x - 4 : x + 20]), atol=1e-6)
+
+
+def _cdf(image: np.ndarray) -> np.ndarray:
+    import torch
+
+    from paramops.models.tone import luminance_cdf
+
+    return luminance_cdf(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255)[0].numpy()
 
 
 def test_whole_photo_leaves_local_operators_pairs_alone(photos, tmp_path):
@@ -279,6 +289,17 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     wider = parse_config({**TINY, "model": {**TINY["model"], "width": 6}, "data": data, "train": frozen})
     with pytest.raises(ValueError, match="another architecture \\(last_width, width differ\\)"):
         train(wider, run_dir=tmp_path / "c", out=tmp_path / "c.pt", device="cpu", progress=False)
+    # A tone head may be added to a network without one: it starts at zero, so the run starts as the init.
+    # A fine-tune of a fine-tune counts the steps of both before it.
+    toned = parse_config({**TINY, "name": "toned", "model": {**TINY["model"], "tone_curve": 4}, "data": data,
+                          "train": {**frozen, "init": str(second)}})
+    c = load_model(train(toned, run_dir=tmp_path / "t", out=tmp_path / "t.pt", device="cpu", progress=False),
+                   device="cpu")
+    photo = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(c.apply(photo, "l0", lam=0.05), a.apply(photo, "l0", lam=0.05))
+    assert c.net.tone_curve == 4 and not a.net.tone_curve
+    assert c.meta["init"]["steps"] == 12
+
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})
     with pytest.raises(ValueError, match="encodes other operators"):

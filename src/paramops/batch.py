@@ -79,10 +79,18 @@ def _add_norm(plan, statistics, norm, parts):
     return {**(statistics or {}), plan.norm_name(norm): merge_moments(parts)}
 
 
-def _plane_statistics(value_range, norms):
+def _levels(plan, source: Source, index, window, value_range):
+    return plan.levels(source.read(index, window), value_range)
+
+
+def _add_levels(parts):
+    return np.sum(parts, axis=0)
+
+
+def _plane_statistics(value_range, norms, levels=None):
     from paramops.service.chunked import PlaneStatistics
 
-    return PlaneStatistics(tuple(value_range), norms)
+    return PlaneStatistics(tuple(value_range), norms or {}, levels)
 
 
 def _render(plan, source: Source, index, window, statistics):
@@ -189,7 +197,13 @@ class Job:
                                 value_range) for window, crop in self.plan.statistics_tiles(norm)]
             statistics = self._task("norm", _add_norm, self._plan, statistics, norm, parts)
             self._step(index, statistics)
-        result = self._task("statistics", _plane_statistics, value_range, statistics)
+        levels = None
+        if self.plan.toned:
+            parts = [self._task("levels", _levels, self._plan, self._source, index, w, value_range)
+                     for w in self.tiles]
+            levels = self._task("levels-merge", _add_levels, self._tree("levels-combine", _add_levels, parts))
+            self._step(index, levels)
+        result = self._task("statistics", _plane_statistics, value_range, statistics, levels)
         if save is not None:
             result = self._task("saved-statistics", save, index, result)
         self._statistics[index, save] = result

@@ -206,6 +206,8 @@ class PartialOutput:
         arrays = {"value_range": np.asarray(statistics.value_range, dtype=np.float64)}
         for name, (mean, var) in statistics.norms.items():
             arrays[f"{name}.mean"], arrays[f"{name}.var"] = mean, var
+        if statistics.levels is not None:
+            arrays["levels"] = statistics.levels
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         _write_atomically(self._statistics_path(index), buffer.getvalue())
@@ -221,7 +223,8 @@ class PartialOutput:
         with np.load(path, allow_pickle=False) as saved:
             names = [key[: -len(".mean")] for key in saved.files if key.endswith(".mean")]
             norms = {name: (saved[f"{name}.mean"], saved[f"{name}.var"]) for name in names}
-            return PlaneStatistics(tuple(float(v) for v in saved["value_range"]), norms)
+            levels = saved["levels"] if "levels" in saved.files else None
+            return PlaneStatistics(tuple(float(v) for v in saved["value_range"]), norms, levels)
 
     def _statistics_path(self, index: tuple[int, ...]) -> Path:
         return self._meta / "statistics" / f"{'.'.join(map(str, index)) or 'plane'}.npz"

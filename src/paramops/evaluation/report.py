@@ -245,7 +245,7 @@ def training_summary(meta: Mapping[str, object]) -> str:
 
 
 def _total_steps(meta: Mapping[str, object]) -> str:
-    """A checkpoint's training steps, with those of the checkpoint it was fine-tuned from."""
+    """A checkpoint's training steps, with those of the checkpoint it was fine-tuned from (and its starts)."""
     steps = [meta.get("steps"), (meta.get("init") or {}).get("steps")]
     return f"{sum(int(s) for s in steps if s is not None):,}" if steps[0] is not None else "?"
 

@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from paramops.models.layers import Stats, apply_norm, conv, instance_stats, network_input, pad_even
+from paramops.models.tone import luminance_cdf, tone_offset
 
 PAPER_DILATIONS = (2, 4, 4, 8, 8, 16, 1)
 IMAGE_CHANNELS = 3
@@ -284,6 +285,7 @@ class BaseNet(nn.Module):
         self.config = dict(config)
         self.param_dim = int(config["param_dim"])
         self.residual = bool(config["residual"])
+        self.tone_curve = 0  # knots of a tone head (paramops.models.tone); TunableNet may have one
         self.ops = build_program(
             in_channels=in_channels,
             width=config["width"],
@@ -319,6 +321,21 @@ class BaseNet(nn.Module):
         check_images(x)
         check_params(p, self.param_dim, x.shape[0])
         return pad_even(network_input(x))
+
+    def image_context(self, x: torch.Tensor) -> torch.Tensor | None:
+        """What the output needs of the whole image beyond the network's features: a tone head's histogram."""
+        return luminance_cdf(x) if self.tone_curve else None
+
+    def residual_base(self, image: torch.Tensor | None, cdf: torch.Tensor | None,
+                      predicted: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """What the output is added to: the image (or a window of it), through the tone head if there is one.
+
+        ``cdf`` is :meth:`image_context` of the whole image, ``predicted`` the
+        weight predictor's output for the parameters.
+        """
+        if not self.tone_curve or image is None:
+            return image
+        return tone_offset(image, cdf.to(image.dtype), predicted["tone.color"], predicted["tone.curve"])
 
     def finish(self, out: torch.Tensor, image: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
         """Crop the padding away and add the offset: the input image (residual) or mid-grey.

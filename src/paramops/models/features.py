@@ -41,6 +41,9 @@ class TrunkFeatures:
         ``windows``, one set per window, (N, windows, ...).
     windows : WindowGrid or None
         The windows of a network with ``norm_windows`` (:meth:`TunableNet.trunk_windows`).
+    cdf : Tensor or None
+        A network with a tone head: the image's cumulative luminance histogram
+        (N, 256), :func:`~paramops.models.tone.luminance_cdf`.
     """
 
     h: torch.Tensor
@@ -51,10 +54,11 @@ class TrunkFeatures:
     image: torch.Tensor | None = None
     moments: dict[str, torch.Tensor] = field(default_factory=dict)
     windows: WindowGrid | None = None
+    cdf: torch.Tensor | None = None
 
     def tensors(self) -> list[torch.Tensor]:
         held = [self.h, *self.skips, *(t for pair in self.stats.values() for t in pair), *self.moments.values()]
-        return held + [t for t in (self.fixed, self.image) if t is not None]
+        return held + [t for t in (self.fixed, self.image, self.cdf) if t is not None]
 
     def spatial(self) -> list[torch.Tensor]:
         """The image-shaped tensors: ``h``, the ``skips``, ``fixed`` if present."""
@@ -82,6 +86,7 @@ class TrunkFeatures:
             skips=tuple(fn(t) for t in self.skips),
             fixed=None if self.fixed is None else fn(self.fixed),
             image=None if self.image is None else fn(self.image),
+            cdf=None if self.cdf is None else fn(self.cdf),
             moments={name: fn(t) for name, t in self.moments.items()},
         )
 

@@ -35,12 +35,14 @@ COMMON = {
 # the network those models are: at that value an option is left out of what
 # identifies a network's function (weights_digest), so adding one does not
 # invalidate every cached score.
-LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None}
+LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
     # tuned_channels: how many of conv19's input channels "conv_in" predicts;
-    # norm_windows: [window, stride] of instance norm's windows (paramops.models.windows)
-    "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None},
+    # norm_windows: [window, stride] of instance norm's windows (paramops.models.windows);
+    # tone_curve: knots of the tone head's curve, 0 for none (paramops.models.tone)
+    "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None,
+                "tone_curve": 0},
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's

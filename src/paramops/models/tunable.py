@@ -84,6 +84,7 @@ from paramops.models.layers import (
     pad_even,
 )
 from paramops.models.predictor import Target, WeightPredictor, conv_target, norm_targets
+from paramops.models.tone import tone_targets
 from paramops.models.tiling import even_up, inner, paste, tile_windows
 from paramops.models.windows import WindowGrid, check_norm_windows
 
@@ -134,6 +135,15 @@ class TunableNet(BaseNet):
         for norm in norms:
             if norm.name in tuned_norms:
                 targets.update(norm_targets(norm.name, norm.channels))
+        self.tone_curve = config["tone_curve"]
+        if isinstance(self.tone_curve, bool) or not isinstance(self.tone_curve, int) or self.tone_curve in (1,) \
+                or self.tone_curve < 0:
+            raise ValueError(f"tone_curve is the number of the tone curve's knots: 0 (no tone head) or at least 2, "
+                             f"got {self.tone_curve!r}")
+        if self.tone_curve:
+            if not self.residual:
+                raise ValueError("tone_curve needs residual: true (the tone head is a residual term)")
+            targets.update(tone_targets(self.tone_curve))
         self.predictor = WeightPredictor(self.param_dim, targets, kind=config["fc"], hidden=config["fc_hidden"])
 
         predicted = {spec.name for spec in tuned_convs if self.tuned in ("conv", "convs")}
@@ -212,18 +222,25 @@ class TunableNet(BaseNet):
         learned = self.convs[name].expand(part.shape[0], *self.convs[name].shape)
         return {**weights, name: torch.cat([part, learned], dim=2 if self.tuned == "conv_in" else 1)}
 
-    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, p: torch.Tensor, cdf: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1], (N or 1, param_dim) -> (N, 3, H, W).
 
         In one pass, unless ``norm_windows`` is set and the image is larger
-        than a window: then ``head(trunk(x), p)``.
+        than a window: then ``head(trunk(x), p)``. ``cdf``: with a tone head,
+        the luminance histogram (N, 256) of the image ``x`` was cut from
+        (training patches: the operator's whole input), by default ``x``'s own.
         """
         if self.norm_windows and max(x.shape[-2:]) > self.norm_windows[0]:
-            return self.head(self.trunk(x), p)
+            features = self.trunk(x)
+            if cdf is not None:
+                features.cdf = cdf
+            return self.head(features, p)
         h = self.prepare(x, p)
         predicted = self.predictor(p)
         h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
-        return self.finish(h, x, x.shape[-2:])
+        if cdf is None:
+            cdf = self.image_context(x)
+        return self.finish(h, self.residual_base(x, cdf, predicted), x.shape[-2:])
 
     # -- trunk ---------------------------------------------------------------------------------
 
@@ -297,13 +314,14 @@ class TunableNet(BaseNet):
             if hasattr(results, "close"):
                 results.close()  # a generator stopped early (cancelled): let it drop the windows in flight
         return TrunkFeatures(spatial[0], {}, tuple(x.shape[-2:]), fixed=spatial[1] if len(spatial) > 1 else None,
-                             image=x if self.residual else None, windows=grid,
+                             image=x if self.residual else None, windows=grid, cdf=self.image_context(x),
                              moments={name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]})
 
     def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
         """Add what needs the whole image: its size, the image itself (residual), the head's moments."""
         features.size = tuple(x.shape[-2:])
         features.image = x if self.residual else None
+        features.cdf = self.image_context(x)
         if self.moment_head:
             features.moments = input_slice_moments(features.h, features.fixed, self.tuning_conv)
         return features
@@ -453,7 +471,7 @@ class TunableNet(BaseNet):
         if region is None:
             area = (0, features.h.shape[-2], 0, features.h.shape[-1])
             h = self._tuned_onwards(features, weights, affines, known, area)
-            return self.finish(h, features.image, features.size)
+            return self.finish(h, self.residual_base(features.image, features.cdf, predicted), features.size)
 
         y0, y1, x0, x1 = _check_region(region, features.size)
         m = self.head_margin
@@ -472,7 +490,7 @@ class TunableNet(BaseNet):
                            norm_stats=known)
         h = h[..., y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
         image = None if features.image is None else features.image[..., y0:y1, x0:x1]
-        return self.finish(h, image, (y1 - y0, x1 - x0))
+        return self.finish(h, self.residual_base(image, features.cdf, predicted), (y1 - y0, x1 - x0))
 
     def _tuned_onwards(self, features: TrunkFeatures, weights, affines, known: dict[str, Stats],
                        area: tuple[int, int, int, int]) -> torch.Tensor:

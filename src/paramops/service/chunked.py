@@ -88,10 +88,12 @@ def merge_moments(parts: list[Moments]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class PlaneStatistics:
-    """What a plane's output tiles need from the whole plane: its value range and every norm's statistics."""
+    """What a plane's output tiles need from the whole plane: its value range, every norm's statistics and,
+    for a network with a tone head, its luminance level counts (256, float64; :mod:`paramops.models.tone`)."""
 
     value_range: tuple[float, float]
     norms: StatsArrays
+    levels: np.ndarray | None = None
 
 
 class _PlaneView:
@@ -130,6 +132,7 @@ class _Runtime:
     weights: Mapping[str, torch.Tensor]
     affines: Mapping[str, tuple[torch.Tensor, torch.Tensor]]
     param_planes: torch.Tensor | None  # ParamChannelNet: the parameter vector as input channels
+    predicted: Mapping[str, torch.Tensor]  # TunableNet: what the predictor gives (the tone head's part)
 
     def stats(self, arrays: StatsArrays) -> dict[str, Stats]:
         return {name: (torch.from_numpy(m).to(self.device), torch.from_numpy(v).to(self.device))
@@ -137,19 +140,19 @@ class _Runtime:
 
 
 def _program(net: torch.nn.Module, p: torch.Tensor):
-    """(weights, affines, parameter planes) with which ``run_ops(net.ops, ...)`` is ``net.forward``."""
+    """(weights, affines, parameter planes, predicted) with which ``run_ops(net.ops, ...)`` is ``net.forward``."""
     from paramops.models.decoupled import DecoupledNet
     from paramops.models.paramchannel import ParamChannelNet
     from paramops.models.tunable import TunableNet
 
     if isinstance(net, TunableNet):
         predicted = net.predictor(p)
-        return net._assembled(net._weights(predicted)), net._affines(predicted), None
+        return net._assembled(net._weights(predicted)), net._affines(predicted), None, predicted
     affines = {name: (net.norm_scale[name], net.norm_shift[name]) for name in net.norm_scale}
     if isinstance(net, DecoupledNet):
-        return net.predictor(p), affines, None
+        return net.predictor(p), affines, None, {}
     if isinstance(net, ParamChannelNet):
-        return net.convs, affines, p
+        return net.convs, affines, p, {}
     raise ValueError(f"no chunked program for {type(net).__name__}; use a TunableNet, DecoupledNet or ParamChannelNet")
 
 
@@ -207,6 +210,8 @@ class ChunkPlan:
         self.padded = (height + height % 2, width + width % 2)
         # norm_windows: statistics are each window's, so no passes; a tile runs on the windows around it.
         self.windowed = bool(getattr(self.net, "norm_windows", None))
+        # A tone head ranks each pixel in the whole plane: one pass counts its luminance levels.
+        self.toned = bool(getattr(self.net, "tone_curve", 0))
         self.norms = [] if self.windowed else [i for i, op in enumerate(self.net.ops) if isinstance(op, Norm)]
         self._scales = scales_of(self.net.ops)
         self._lock = threading.Lock()
@@ -269,8 +274,8 @@ class ChunkPlan:
                 device = default_device()
                 net = self.net if device.type == "cpu" else copy.deepcopy(self.net).to(device)
                 with torch.inference_mode():
-                    weights, affines, planes = _program(net, torch.from_numpy(self.p)[None].to(device))
-                self._runtime = _Runtime(device, net, weights, affines, planes)
+                    program = _program(net, torch.from_numpy(self.p)[None].to(device))
+                self._runtime = _Runtime(device, net, *program)
             return self._runtime
 
     def _input(self, rt: _Runtime, view: _PlaneView, crop: Window) -> torch.Tensor:
@@ -303,6 +308,15 @@ class ChunkPlan:
             mean, m2 = mean[0].double().cpu().numpy(), (var[0].double() * count).cpu().numpy()
         return Moments(count, mean, m2)
 
+    def levels(self, block: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+        """How many pixels of ``block`` are at each of the network image's 256 luminance levels (float64)."""
+        from paramops.models.tone import level_counts
+
+        rt = self._network()
+        with _torch_slot(rt.device), torch.inference_mode():
+            x, _ = to_network(block, rt.device, value_range)
+            return level_counts(x)[0].cpu().numpy()
+
     def render(self, block: np.ndarray, origin: tuple[int, int], window: Window,
                statistics: PlaneStatistics | None) -> np.ndarray:
         """The output of tile ``window`` (plane coordinates), in the plane's dtype and layout.
@@ -324,16 +338,26 @@ class ChunkPlan:
         oy, ox = origin
         with _torch_slot(rt.device), torch.inference_mode():
             view = self._view(rt, block, origin, mapped)
+            cdf = None
+            if self.toned:
+                from paramops.models.tone import cdf_of_counts, level_counts
+
+                counts = level_counts(view.x) if statistics is None else torch.from_numpy(statistics.levels)[None]
+                cdf = cdf_of_counts(counts).to(rt.device, view.x.dtype)
             if self.windowed:
                 c0, c1, d0, d1 = crop
                 features = rt.net.trunk_windows(view[..., c0:c1, d0:d1])
+                features.cdf = cdf
                 p = torch.from_numpy(self.p)[None].to(rt.device)
                 values = rt.net.head(features, p, region=(y0 - c0, y1 - c0, x0 - d0, x1 - d0))[0]
             else:
                 h, _ = run_ops(self.net.ops, self._input(rt, view, crop), (), rt.weights, rt.affines,
                                norm_stats=rt.stats(norms))
                 values = inner(h, core, crop, 1)[0, :, : y1 - y0, : x1 - x0]
-                values = values + view[..., y0:y1, x0:x1][0] if self.net.residual else values + 0.5
+                if self.net.residual:
+                    values = values + rt.net.residual_base(view[..., y0:y1, x0:x1], cdf, rt.predicted)[0]
+                else:
+                    values = values + 0.5
             alpha = block[y0 - oy : y1 - oy, x0 - ox : x1 - ox, 3] if self.has_alpha else None
             layout = Layout(self.dtype, (y1 - y0, x1 - x0, *self.shape[2:]), *mapped, alpha)
             writer = OutputWriter(layout)

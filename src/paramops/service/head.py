@@ -163,20 +163,22 @@ class BandHead:
 
     def coefficients(self, features: TrunkFeatures, p: torch.Tensor) -> Coefficients:
         """What :meth:`render` needs for the parameter vector ``p`` (1, param_dim); see :class:`Coefficients`."""
-        predicted = self.net.predictor(p)[self.first.name]  # (1, C, J, k, k)
+        everything = self.net.predictor(p)
+        predicted = everything[self.first.name]  # (1, C, J, k, k)
+        base = (lambda image: self.net.residual_base(image, features.cdf, everything)) if self.net.tone_curve else None
         mean, var = input_slice_stats(features.moments, predicted)  # (1, C), or (1, windows, C)
         a = self.norm_scale * torch.rsqrt(var + NORM_EPS)  # norm19's scale and shift, as in apply_norm
         b = self.norm_shift - mean * a
         channels = a.shape[-1]
         w = predicted[0].reshape(channels, -1)
         if features.windows is not None:
-            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), self.taps, torch.cat([a, b], -1))
+            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), self.taps, torch.cat([a, b], -1), base)
         a, b = a[0], b[0]
         s = self.sign
         live = s != 0
         offset = torch.where(live, s * (b / torch.where(live, a, 1.0)), b)
         gain = torch.where(live, a.abs(), 1.0)
-        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), self.taps * gain[None, :])
+        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), self.taps * gain[None, :], None, base)
 
     def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:
         if features.batch != 1:
@@ -276,8 +278,10 @@ class BandHead:
                     dst.add_(src)
             if offset is None:
                 oo.add_(0.5)
-            else:
+            elif coefficients.base is None:
                 oo.add_(offset[:, r0:r1, x0:x1])
+            else:
+                oo.add_(coefficients.base(offset[None, :, r0:r1, x0:x1])[0])
             sink(oo, (r0, r1, x0, x1))
 
 
@@ -289,12 +293,15 @@ class Coefficients(NamedTuple):
     taps times ``|a|``. Over windows (``norm_windows``) norm19 differs from
     pixel to pixel, so ``wb`` is ``[w | 0]``, ``taps`` conv20's own, and
     ``window_norms`` (1, windows, 2C) each window's scales and shifts, blended
-    per pixel as the trunk blended the windows.
+    per pixel as the trunk blended the windows. ``base``: with a tone head,
+    what turns a window of the image into the residual base it adds
+    (:meth:`TunableNet.residual_base` with these parameters).
     """
 
     wb: torch.Tensor
     taps: torch.Tensor
     window_norms: torch.Tensor | None = None
+    base: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def _direct_conv(h: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, rows: tuple[int, int],

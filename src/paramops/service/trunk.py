@@ -253,6 +253,7 @@ def trunk_streamed(
             features = _final_stage(net, start, crops(start, stop), stats, padded, storage_dtype)
     features.size = (height, width)
     features.image = x if net.residual else None
+    features.cdf = net.image_context(x)
     return features
 
 

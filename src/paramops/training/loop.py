@@ -31,17 +31,18 @@ def pick_device(device: str | None = None):
 
 def build_dataset(
     config: RunConfig, *, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All training pairs of a run.
 
     Returns inputs and targets (uint8, N x P x P x 3), encoded parameters
-    (N x dim) and each pair's operator as its index in ``config.operators`` (N).
+    (N x dim), each pair's operator as its index in ``config.operators`` (N)
+    and the luminance histograms of the images the pairs were cut from (N x 256).
     """
     from paramops.operators.registry import get_operator
 
     images = list_images(config.data.train)
     encoding = config.encoding()
-    inputs, targets, vectors, op_index = [], [], [], []
+    inputs, targets, vectors, op_index, cdfs = [], [], [], [], []
     for index, op in enumerate(config.operators):
         spec = PairSpec(
             op,
@@ -59,7 +60,9 @@ def build_dataset(
         targets.append(pairs["targets"])
         vectors.append(encoding.encode_batch([(op, dict(zip(names, row))) for row in pairs["params"]]))
         op_index.append(np.full(len(pairs["params"]), index))
-    return np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index)
+        cdfs.append(pairs["cdfs"])
+    return (np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
+            np.concatenate(cdfs))
 
 
 def pair_probabilities(config: RunConfig, op_index: np.ndarray) -> np.ndarray | None:
@@ -85,17 +88,37 @@ def as_batch(images: np.ndarray, device):
 
 
 def _initial_weights(config: RunConfig, start, net) -> None:
-    """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs."""
+    """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
+
+    ``norm_windows`` may differ (it changes no weight), and a network with a
+    tone head may start from one without: the head starts at zero, so the
+    run starts from ``start``'s function.
+    """
     from paramops.models.registry import resolve_config
 
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
-    ours = {k: v for k, v in resolve_config(config.model_config()).items() if k != "norm_windows"}
-    theirs = {k: v for k, v in resolve_config(start.config).items() if k != "norm_windows"}
-    if ours != theirs:
-        differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
+    adds_tone = theirs.get("tone_curve") == 0
+    free = {"norm_windows", *(("tone_curve",) if adds_tone else ())}
+    differ = sorted(k for k in ours.keys() | theirs.keys() if k not in free and ours.get(k) != theirs.get(k))
+    if differ:
         raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
-    net.load_state_dict(start.net.state_dict())
+    missing, _ = net.load_state_dict(start.net.state_dict(), strict=not adds_tone)
+    if any(not key.startswith("predictor.layers.tone_") for key in missing):
+        raise ValueError(f"train.init {config.train.init!r} lacks weights {', '.join(missing)}")
+
+
+def _training_so_far(meta: dict) -> dict:
+    """Steps and seconds a checkpoint was trained for, those of the runs it was fine-tuned from included."""
+    before = meta.get("init") or {}
+    total = {}
+    for key in ("steps", "train_seconds"):
+        if meta.get(key) is not None:
+            total[key] = meta[key] + (before.get(key) or 0)
+        else:
+            total[key] = None
+    return total
 
 
 def _augment(batch, flips):
@@ -163,7 +186,7 @@ def train(
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
 
-    inputs, targets, vectors, op_index = build_dataset(config, progress=progress)
+    inputs, targets, vectors, op_index, cdfs = build_dataset(config, progress=progress)
     draw = pair_probabilities(config, op_index)
     net = build_model(config.model_config())
     state_path = run_dir / "last.pt"
@@ -218,7 +241,9 @@ def train(
             x = _augment(as_batch(inputs[idx], dev), flips)
             y = _augment(as_batch(targets[idx], dev), flips)
             p = torch.from_numpy(vectors[idx]).to(dev)
-            loss = torch.nn.functional.mse_loss(net(x, p), y)
+            # A tone head ranks each pixel in the image the operator saw, not in the patch (flips keep the histogram).
+            context = {"cdf": torch.from_numpy(cdfs[idx]).to(dev)} if getattr(net, "tone_curve", 0) else {}
+            loss = torch.nn.functional.mse_loss(net(x, p, **context), y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -249,8 +274,7 @@ def train(
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }
     if start is not None:
-        meta["init"] = {"from": str(tc.init), "steps": start.meta.get("steps"),
-                        "train_seconds": start.meta.get("train_seconds")}
+        meta["init"] = {"from": str(tc.init), **_training_so_far(start.meta)}
     if tc.op_weights:
         meta["op_weights"] = dict(tc.op_weights)
     out.parent.mkdir(parents=True, exist_ok=True)

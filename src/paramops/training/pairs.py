@@ -28,7 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from paramops.models.tone import luminance_cdf
 from paramops.operators.reference import reference
 from paramops.operators.registry import get_operator
 from paramops.training.sampling import sample_params
@@ -79,7 +81,7 @@ class PairSpec:
         return self.whole_photo and get_operator(self.op).context == "image"
 
     def signature(self, images: Sequence[Path]) -> str:
-        payload = asdict(self) | {"images": [p.name for p in images], "fixed": dict(self.fixed), "v": 1}
+        payload = asdict(self) | {"images": [p.name for p in images], "fixed": dict(self.fixed), "v": 2}
         # The flag changes nothing for local operators: leave it out so both settings share their pairs.
         if not self.runs_whole_photo:
             del payload["whole_photo"]
@@ -123,11 +125,15 @@ def _make_pairs(args: tuple[PairSpec, str, int]) -> list[tuple[np.ndarray, np.nd
     params = sample_params(spec.op, rng, names=spec.names, fixed=spec.fixed)
     kwargs = {"seed": int(rng.integers(2**31))} if operator.stochastic else {}
     processed = reference(source, spec.op, **params, **kwargs)
+    # The network's input is the degraded image for restoration, the clean one for filters.
+    seen = processed if operator.family == "restoration" else source
+    cdf = luminance_cdf(torch.from_numpy(seen).permute(2, 0, 1)[None].float().div_(255))[0].numpy()
     pairs = []
     for y, x in corners:
         window = np.s_[y : y + spec.patch, x : x + spec.patch]
         clean, done = source[window], processed[window]
-        pairs.append((done, clean, params) if operator.family == "restoration" else (clean, done, params))
+        pair = (done, clean) if operator.family == "restoration" else (clean, done)
+        pairs.append((*pair, params, cdf))
     return pairs
 
 
@@ -136,8 +142,11 @@ def make_pairs(
 ) -> dict[str, np.ndarray]:
     """Make (or load from the cache) ``spec.count`` pairs for one operator.
 
-    Returns a dict with ``inputs`` and ``targets`` (uint8, (N, P, P, 3)) and
-    ``params`` (float64, (N, n_params) in the operator's parameter order).
+    Returns a dict with ``inputs`` and ``targets`` (uint8, (N, P, P, 3)),
+    ``params`` (float64, (N, n_params) in the operator's parameter order) and
+    ``cdfs`` (float32, (N, 256)): the cumulative luminance histogram of the
+    network input's whole run (crop and margin, or whole photo), for a tone
+    head (:mod:`paramops.models.tone`).
     """
     path = cache_dir() / "pairs" / f"{spec.op}-{spec.signature(images)}.npz"
     if path.exists():
@@ -159,6 +168,7 @@ def make_pairs(
         "inputs": np.stack([r[0] for r in results]),
         "targets": np.stack([r[1] for r in results]),
         "params": np.array([[r[2][n] for n in names] for r in results], dtype=np.float64).reshape(len(results), -1),
+        "cdfs": np.stack([r[3] for r in results]).astype(np.float32),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
