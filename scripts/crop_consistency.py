@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from paramops.evaluation.consistency import crop_consistency
-from paramops.evaluation.markdown import db, generated_header, table
-from paramops.evaluation.report import machine
+from paramops.evaluation.markdown import db, table, write_generated
 from paramops.image import color_values
 from paramops.io import read_image
 from paramops.operators.registry import OPERATORS
@@ -59,12 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             value = ", ".join(f"{k} = {v:g}" for k, v in params.items()) or "-"
             rows.append([name, value, spec.context, *(db(s) for s in scores)])
             print(*rows[-1], flush=True)
-    info = machine()
-    lines = [
-        *generated_header("Crop consistency of the filter operators", "python scripts/crop_consistency.py", [
-            f"Images: {len(images)} from `{args.data.name}/` matching `{args.match}`; 64 px tiles.",
-            f"Machine: {info['platform']}; {info['cpu']}.",
-        ]),
+    write_generated(args.out, "Crop consistency of the filter operators", "python scripts/crop_consistency.py",
+                    [f"Images: {len(images)} from `{args.data.name}/` matching `{args.match}`; 64 px tiles."], [
         "PSNR (dB) of the operator run tile by tile, each tile with a margin of context, against the",
         "operator run on the whole image, averaged over the images. A low score means that training",
         "targets made on crops are not what the operator gives a whole image. Operators whose registry",
@@ -72,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "config; see docs/training.md for what that did).",
         "",
         *table(["operator", "value", "context", *(f"margin {m} px" for m in args.margins)], rows),
-    ]
-    args.out.write_text("\n".join(lines))
-    print(args.out)
+    ])
     return 0
 
 

@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from paramops.evaluation.evaluate import cached_reference, test_points
-from paramops.evaluation.markdown import db, generated_header, table
-from paramops.evaluation.report import machine
+from paramops.evaluation.markdown import db, table, write_generated
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.models.tone import LEVELS, luminance_cdf, luminance_levels
@@ -84,21 +83,15 @@ def main(argv: list[str] | None = None) -> int:
             label = ", ".join(f"{k} = {v:g}" for k, v in params.items()) or "-"
             rows.append([name, label, db(pooled_table_psnr(levels, targets)), db(pooled_table_psnr(ranks, targets))])
             print(*rows[-1], flush=True)
-    info = machine()
-    lines = [
-        *generated_header("A curve of the luminance rank, against the image-context filters", "python scripts/rank_oracle.py", [
-            f"Images: the {len(images)} of `{args.data.name}/`.",
-            f"Machine: {info['platform']}; {info['cpu']}.",
-        ]),
+    write_generated(args.out, "A curve of the luminance rank, against the image-context filters",
+                    "python scripts/rank_oracle.py", [f"Images: the {len(images)} of `{args.data.name}/`."], [
         "PSNR (dB) of the output luminance against one 256-entry lookup table per operator and value,",
         "fitted over all the images, indexed by the pixel's luminance or by its luminance rank in its",
         "image (what the tone head of `paramops.models.tone` reads). Fitted where scored: ceilings of a",
         "pointwise curve, not trained results. See docs/training.md, eleventh session.",
         "",
         *table(["operator", "value", "curve of the luminance", "curve of the rank"], rows),
-    ]
-    args.out.write_text("\n".join(lines))
-    print(args.out)
+    ])
     return 0
 
 

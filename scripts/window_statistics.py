@@ -29,9 +29,9 @@ import torch
 
 import paramops
 from paramops.evaluation.consistency import blended, tiled
-from paramops.evaluation.markdown import db, generated_header, table
+from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.report import machine, training_summary
+from paramops.evaluation.report import training_summary
 from paramops.image import color_values, from_working, to_working
 from paramops.io import read_image
 from paramops.models.tunable import TunableNet
@@ -123,13 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     images = [color_values(read_image(p)) for p in paths]
-    info = machine()
-    lines = [
-        *generated_header("Whole image vs training-sized windows",
-                          f"python scripts/window_statistics.py --models {' '.join(args.models)}", [
-            f"Images: {len(images)} from `{args.data.name}/` matching `{args.match}`.",
-            f"Machine: {info['platform']}; {info['cpu']}.",
-        ]),
+    body = [
         "PSNR (dB) against the target (the reference operator's output on the whole image; the clean",
         "image for restorations) at each operator's default parameters, averaged over the images. *Whole*:",
         "the model run on the whole image, as users run it. *Windows*: run on each 64 px tile inside a",
@@ -144,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     for name in args.models:
-        lines += model_table(name, images)
-    args.out.write_text("\n".join(lines))
-    print(args.out)
+        body += model_table(name, images)
+    write_generated(args.out, "Whole image vs training-sized windows",
+                    f"python scripts/window_statistics.py --models {' '.join(args.models)}",
+                    [f"Images: {len(images)} from `{args.data.name}/` matching `{args.match}`."], body)
     return 0
 
 

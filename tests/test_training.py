@@ -265,6 +265,10 @@ def test_op_weights_must_name_trained_operators_and_be_positive():
         parse_config({**TINY, "train": {**TINY["train"], "op_weights": {"sr": 2}}})
     with pytest.raises(ValueError, match="positive number"):
         parse_config({**TINY, "train": {**TINY["train"], "op_weights": {"l0": 0}}})
+    with pytest.raises(ValueError, match="no tone head"):
+        parse_config({**TINY, "train": {**TINY["train"], "tone_lr": 0.01}})
+    with pytest.raises(ValueError, match="tone_lr must be a positive number"):
+        parse_config({**TINY, "model": {**TINY["model"], "tone_curve": 4}, "train": {**TINY["train"], "tone_lr": 0}})
 
 
 def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
@@ -291,7 +295,8 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
         train(wider, run_dir=tmp_path / "c", out=tmp_path / "c.pt", device="cpu", progress=False)
     # A tone head may be added to a network without one: it starts at zero, so the run starts as the init.
     # A fine-tune of a fine-tune counts the steps of both before it.
-    toned = parse_config({**TINY, "name": "toned", "model": {**TINY["model"], "tone_curve": 4}, "data": data,
+    toned_model = {**TINY["model"], "tone_curve": 4}
+    toned = parse_config({**TINY, "name": "toned", "model": toned_model, "data": data,
                           "train": {**frozen, "init": str(second)}})
     c = load_model(train(toned, run_dir=tmp_path / "t", out=tmp_path / "t.pt", device="cpu", progress=False),
                    device="cpu")
@@ -299,6 +304,15 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     np.testing.assert_array_equal(c.apply(photo, "l0", lam=0.05), a.apply(photo, "l0", lam=0.05))
     assert c.net.tone_curve == 4 and not a.net.tone_curve
     assert c.meta["init"]["steps"] == 12
+    # train.tone_lr: the head learns at its own rate (here alone, the rest's being 0).
+    head_only = parse_config({**TINY, "name": "head", "model": toned_model, "data": data,
+                              "train": {**frozen, "tone_lr": 0.01}})
+    d = load_model(train(head_only, run_dir=tmp_path / "h", out=tmp_path / "h.pt", device="cpu", progress=False),
+                   device="cpu")
+    tone = {k: v for k, v in d.net.state_dict().items() if k.startswith("predictor.layers.tone_")}
+    assert all(torch.equal(a.net.state_dict()[k], v) for k, v in d.net.state_dict().items() if k not in tone)
+    assert all(v.abs().max() > 0 for k, v in tone.items() if k.endswith("bias"))
+    assert d.meta["tone_lr"] == 0.01
 
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})

@@ -30,3 +30,15 @@ def generated_header(title: str, command: str, facts: Sequence[str]) -> list[str
         *(f"- {fact}" for fact in facts),
         "",
     ]
+
+
+def write_generated(path, title: str, command: str, facts: Sequence[str], body: Sequence[str]) -> None:
+    """Write a generated document: :func:`generated_header` with ``facts`` and the machine, then ``body``."""
+    from pathlib import Path
+
+    from paramops.evaluation.report import machine
+
+    info = machine()
+    header = generated_header(title, command, [*facts, f"Machine: {info['platform']}; {info['cpu']}."])
+    Path(path).write_text("\n".join([*header, *body]))
+    print(path)

@@ -12,7 +12,8 @@ Example (``configs/default.yaml``)::
            whole_photo: false}       # true: image-context operators run on whole photos
     train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0,
             init: null,           # a model name or checkpoint to start from (fine-tuning)
-            op_weights: {}}       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
+            op_weights: {},       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
+            tone_lr: null}        # the tone head's learning rate (model.tone_curve), default lr
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ class TrainConfig:
     threads: int | None = None
     init: str | None = None
     op_weights: Mapping[str, float] = field(default_factory=dict)
+    tone_lr: float | None = None
 
-    def lr_at(self, step: int) -> float:
-        """The learning rate of the step schedule after ``step`` steps."""
-        return self.lr * self.gamma ** sum(m <= step for m in self.milestones)
+    def lr_at(self, step: int, base: float | None = None) -> float:
+        """The learning rate of the step schedule after ``step`` steps, starting from ``base`` (default ``lr``)."""
+        return (self.lr if base is None else base) * self.gamma ** sum(m <= step for m in self.milestones)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,11 @@ def parse_config(raw: Mapping) -> RunConfig:
     except TypeError as err:
         raise ValueError(f"bad config section: {err}") from None
     _check_op_weights(train.op_weights, ops)
+    if train.tone_lr is not None:
+        if isinstance(train.tone_lr, bool) or not isinstance(train.tone_lr, (int, float)) or train.tone_lr <= 0:
+            raise ValueError(f"train.tone_lr must be a positive number, got {train.tone_lr!r}")
+        if not raw["model"].get("tone_curve"):
+            raise ValueError("train.tone_lr is set but the model has no tone head (model.tone_curve)")
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),

@@ -109,6 +109,24 @@ def _initial_weights(config: RunConfig, start, net) -> None:
         raise ValueError(f"train.init {config.train.init!r} lacks weights {', '.join(missing)}")
 
 
+def on_patches(net, x, p, cdfs: np.ndarray):
+    """``net`` on a batch of training patches: a tone head ranks their pixels in the images they were cut from."""
+    import torch
+
+    if net.tone_curve:
+        return net(x, p, cdf=torch.from_numpy(cdfs).to(x.device))
+    return net(x, p)
+
+
+def _parameter_groups(net, tc) -> list[dict]:
+    """Adam's parameter groups: the tone head's at ``train.tone_lr`` when set, everything else at ``train.lr``."""
+    if tc.tone_lr is None:
+        return [{"params": list(net.parameters()), "lr": tc.lr}]
+    tone = [p for name, p in net.named_parameters() if name.startswith("predictor.layers.tone_")]
+    rest = [p for name, p in net.named_parameters() if not name.startswith("predictor.layers.tone_")]
+    return [{"params": rest, "lr": tc.lr}, {"params": tone, "lr": tc.tone_lr}]
+
+
 def _training_so_far(meta: dict) -> dict:
     """Steps and seconds a checkpoint was trained for, those of the runs it was fine-tuned from included."""
     before = meta.get("init") or {}
@@ -194,7 +212,9 @@ def train(
     if start is not None and not state_path.exists():
         _initial_weights(config, start, net)
     net = net.to(dev)
-    optimiser = torch.optim.Adam(net.parameters(), lr=tc.lr)
+    groups = _parameter_groups(net, tc)
+    base_rates = [group["lr"] for group in groups]  # the schedule rewrites the groups' own
+    optimiser = torch.optim.Adam(groups)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(tc.milestones), gamma=tc.gamma)
     rng = np.random.default_rng(tc.seed)
     step, seconds = 0, 0.0
@@ -211,8 +231,8 @@ def train(
         # its milestones, and the rate they give at this step (MultiStepLR
         # only ever multiplies the rate it has).
         schedule.milestones = Counter(tc.milestones)
-        for group in optimiser.param_groups:
-            group["lr"] = tc.lr_at(step)
+        for group, base in zip(optimiser.param_groups, base_rates):
+            group["lr"] = tc.lr_at(step, base)
 
     def checkpoint() -> None:
         _save_atomic(
@@ -241,9 +261,7 @@ def train(
             x = _augment(as_batch(inputs[idx], dev), flips)
             y = _augment(as_batch(targets[idx], dev), flips)
             p = torch.from_numpy(vectors[idx]).to(dev)
-            # A tone head ranks each pixel in the image the operator saw, not in the patch (flips keep the histogram).
-            context = {"cdf": torch.from_numpy(cdfs[idx]).to(dev)} if getattr(net, "tone_curve", 0) else {}
-            loss = torch.nn.functional.mse_loss(net(x, p, **context), y)
+            loss = torch.nn.functional.mse_loss(on_patches(net, x, p, cdfs[idx]), y)  # flips keep the histogram
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -277,6 +295,8 @@ def train(
         meta["init"] = {"from": str(tc.init), **_training_so_far(start.meta)}
     if tc.op_weights:
         meta["op_weights"] = dict(tc.op_weights)
+    if tc.tone_lr is not None:
+        meta["tone_lr"] = tc.tone_lr
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, net.eval().cpu(), config.encoding(), meta=meta)
     return out
