@@ -200,6 +200,7 @@ def test_network_summary_names_what_sets_a_network_apart():
     assert network_summary({**config, "tuned_channels": 1}) == "tunable, width 32, tuned conv_in, long skip"
     narrow = {"arch": "tunable", "width": 32, "last_width": 8, "tuned": "conv", "skip": True}
     assert network_summary(narrow) == "tunable, width 32, last hidden conv 8 wide, tuned conv, long skip"
+    assert network_summary({**narrow, "tone_curve": 16}).endswith("long skip, tone head (16 knots)")
 
 
 def test_failed_whole_image_filters_are_measured_on_training_crops():
@@ -222,6 +223,17 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     assert "no width or schedule" in pencil and "which its 96 px windows do not" in pencil
     shock = next(line for line in text.splitlines() if line.startswith("- shock"))
     assert "crops" not in shock
+    # A tone head ranks pixels in the whole image: where the default beats the crops, they are not its ceiling.
+    toned_model = SimpleNamespace(**{**vars(model), "config": {**model.config, "tone_curve": 16}})
+    above = crops["pencil"].psnr + 1.0
+    toned_rows = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": above}}
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, toned_rows)}, crops))
+    pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
+    assert f"not a ceiling for the default, which scores {above:.2f} dB there: its tone head ranks" in pencil
+    assert "strokes by the image's strongest" in pencil and "no width or schedule" not in pencil
+    below = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": crops["pencil"].psnr - 1.0}}
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, below)}, crops))
+    assert "no width or schedule" in next(line for line in text.splitlines() if line.startswith("- pencil"))
 
 
 def test_training_summary_names_a_fine_tunes_start_and_operator_weights():
