@@ -109,8 +109,9 @@ def _corner(rng: np.random.Generator, image: np.ndarray, size: int) -> tuple[int
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
 
 
-def _make_pairs(args: tuple[PairSpec, str, int]) -> list[tuple[np.ndarray, np.ndarray, dict]]:
-    """The pairs of one operator run: one crop with its margin, or several patches of a whole photo."""
+def _make_pairs(args: tuple[PairSpec, str, int]) -> tuple[list[tuple[np.ndarray, np.ndarray, dict]], np.ndarray]:
+    """The pairs of one operator run (one crop with its margin, or several patches of a whole photo) and
+    the image the network's inputs were cut from."""
     spec, path, index = args
     rng = np.random.default_rng([spec.seed, index])
     operator = get_operator(spec.op)
@@ -125,16 +126,19 @@ def _make_pairs(args: tuple[PairSpec, str, int]) -> list[tuple[np.ndarray, np.nd
     params = sample_params(spec.op, rng, names=spec.names, fixed=spec.fixed)
     kwargs = {"seed": int(rng.integers(2**31))} if operator.stochastic else {}
     processed = reference(source, spec.op, **params, **kwargs)
-    # The network's input is the degraded image for restoration, the clean one for filters.
-    seen = processed if operator.family == "restoration" else source
-    cdf = luminance_cdf(torch.from_numpy(seen).permute(2, 0, 1)[None].float().div_(255))[0].numpy()
     pairs = []
     for y, x in corners:
         window = np.s_[y : y + spec.patch, x : x + spec.patch]
         clean, done = source[window], processed[window]
-        pair = (done, clean) if operator.family == "restoration" else (clean, done)
-        pairs.append((*pair, params, cdf))
-    return pairs
+        pairs.append((done, clean, params) if operator.family == "restoration" else (clean, done, params))
+    # What the network's input was cut from: the degraded image for restoration, the clean one for filters.
+    return pairs, processed if operator.family == "restoration" else source
+
+
+def _histogram(seen: np.ndarray) -> np.ndarray:
+    """:func:`~paramops.models.tone.luminance_cdf` of a uint8 RGB image, in the parent process: torch in a
+    forked pool worker can deadlock on thread pools its parent started."""
+    return luminance_cdf(torch.from_numpy(seen).permute(2, 0, 1)[None].float().div_(255))[0].numpy()
 
 
 def make_pairs(
@@ -162,7 +166,7 @@ def make_pairs(
             tqdm(pool.map(_make_pairs, jobs, chunksize=8), total=len(jobs), desc=f"pairs {spec.op}",
                  disable=not progress, leave=False)
         )
-    results = [pair for batch in batches for pair in batch][: spec.count]
+    results = [(*pair, cdf) for batch, seen in batches for cdf in [_histogram(seen)] for pair in batch][: spec.count]
     names = get_operator(spec.op).param_names
     pairs = {
         "inputs": np.stack([r[0] for r in results]),
