@@ -11,6 +11,7 @@ from paramops.models import ParamEncoding, ParamModel, build_model
 from paramops.models.tone import luminance_cdf, luminance_levels, tone_offset
 from paramops.operators.registry import operators
 from paramops.service import ModelService
+from paramops.training.loop import TONE_PARAMETERS
 
 OPS = tuple(operators())
 CONFIG = {"arch": "tunable", "width": 8, "dilations": [1, 2], "residual": True, "tuned": "conv", "last_width": 4}
@@ -63,7 +64,7 @@ def test_an_untrained_tone_head_leaves_the_network_unchanged(photo):
     toned = tiny(8)
     plain = build_model({**toned.net.config, "tone_curve": 0}).eval()
     missing, unexpected = plain.load_state_dict(toned.net.state_dict(), strict=False)
-    assert not missing and all(key.startswith("predictor.layers.tone_") for key in unexpected)
+    assert not missing and all(key.startswith(TONE_PARAMETERS) for key in unexpected)
     x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
     p = torch.from_numpy(toned.encoding.encode("l0", {"lam": 0.02}))[None]
     with torch.no_grad():

@@ -275,7 +275,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     import torch
 
     from paramops.models import load_model
-    from paramops.training.loop import train
+    from paramops.training.loop import TONE_PARAMETERS, train
 
     data = {**TINY["data"], "train": str(photos)}
     first = train(parse_config({**TINY, "data": data}), run_dir=tmp_path / "a", out=tmp_path / "a.pt",
@@ -309,7 +309,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                               "train": {**frozen, "tone_lr": 0.01}})
     d = load_model(train(head_only, run_dir=tmp_path / "h", out=tmp_path / "h.pt", device="cpu", progress=False),
                    device="cpu")
-    tone = {k: v for k, v in d.net.state_dict().items() if k.startswith("predictor.layers.tone_")}
+    tone = {k: v for k, v in d.net.state_dict().items() if k.startswith(TONE_PARAMETERS)}
     assert all(torch.equal(a.net.state_dict()[k], v) for k, v in d.net.state_dict().items() if k not in tone)
     assert all(v.abs().max() > 0 for k, v in tone.items() if k.endswith("bias"))
     assert d.meta["tone_lr"] == 0.01

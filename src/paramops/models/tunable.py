@@ -136,8 +136,8 @@ class TunableNet(BaseNet):
             if norm.name in tuned_norms:
                 targets.update(norm_targets(norm.name, norm.channels))
         self.tone_curve = config["tone_curve"]
-        if isinstance(self.tone_curve, bool) or not isinstance(self.tone_curve, int) or self.tone_curve in (1,) \
-                or self.tone_curve < 0:
+        if isinstance(self.tone_curve, bool) or not isinstance(self.tone_curve, int) or self.tone_curve < 0 \
+                or self.tone_curve == 1:
             raise ValueError(f"tone_curve is the number of the tone curve's knots: 0 (no tone head) or at least 2, "
                              f"got {self.tone_curve!r}")
         if self.tone_curve:

@@ -338,12 +338,14 @@ class ChunkPlan:
         oy, ox = origin
         with _torch_slot(rt.device), torch.inference_mode():
             view = self._view(rt, block, origin, mapped)
+            # A tone head's histogram: the whole plane's own, or summed from its tiles' level counts.
             cdf = None
-            if self.toned:
-                from paramops.models.tone import cdf_of_counts, level_counts
+            if self.toned and statistics is None:
+                cdf = rt.net.image_context(view.x)
+            elif self.toned:
+                from paramops.models.tone import cdf_of_counts
 
-                counts = level_counts(view.x) if statistics is None else torch.from_numpy(statistics.levels)[None]
-                cdf = cdf_of_counts(counts).to(rt.device, view.x.dtype)
+                cdf = cdf_of_counts(torch.from_numpy(statistics.levels)[None]).to(rt.device, view.x.dtype)
             if self.windowed:
                 c0, c1, d0, d1 = crop
                 features = rt.net.trunk_windows(view[..., c0:c1, d0:d1])

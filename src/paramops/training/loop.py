@@ -87,6 +87,10 @@ def as_batch(images: np.ndarray, device):
     return torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255)
 
 
+# The state-dict names of the tone head's predictor layers ("tone.color", "tone.curve" in the predictor).
+TONE_PARAMETERS = "predictor.layers.tone_"
+
+
 def _initial_weights(config: RunConfig, start, net) -> None:
     """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
 
@@ -105,7 +109,7 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     if differ:
         raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
     missing, _ = net.load_state_dict(start.net.state_dict(), strict=not adds_tone)
-    if any(not key.startswith("predictor.layers.tone_") for key in missing):
+    if any(not key.startswith(TONE_PARAMETERS) for key in missing):
         raise ValueError(f"train.init {config.train.init!r} lacks weights {', '.join(missing)}")
 
 
@@ -122,8 +126,8 @@ def _parameter_groups(net, tc) -> list[dict]:
     """Adam's parameter groups: the tone head's at ``train.tone_lr`` when set, everything else at ``train.lr``."""
     if tc.tone_lr is None:
         return [{"params": list(net.parameters()), "lr": tc.lr}]
-    tone = [p for name, p in net.named_parameters() if name.startswith("predictor.layers.tone_")]
-    rest = [p for name, p in net.named_parameters() if not name.startswith("predictor.layers.tone_")]
+    tone = [p for name, p in net.named_parameters() if name.startswith(TONE_PARAMETERS)]
+    rest = [p for name, p in net.named_parameters() if not name.startswith(TONE_PARAMETERS)]
     return [{"params": rest, "lr": tc.lr}, {"params": tone, "lr": tc.tone_lr}]
 
 
