@@ -269,13 +269,15 @@ def test_op_weights_must_name_trained_operators_and_be_positive():
         parse_config({**TINY, "train": {**TINY["train"], "tone_lr": 0.01}})
     with pytest.raises(ValueError, match="tone_lr must be a positive number"):
         parse_config({**TINY, "model": {**TINY["model"], "tone_curve": 4}, "train": {**TINY["train"], "tone_lr": 0}})
+    with pytest.raises(ValueError, match="no detail branch"):
+        parse_config({**TINY, "train": {**TINY["train"], "detail_lr": 0.01}})
 
 
 def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     import torch
 
     from paramops.models import load_model
-    from paramops.training.loop import TONE_PARAMETERS, train
+    from paramops.training.loop import DETAIL_PARAMETERS, TONE_PARAMETERS, train
 
     data = {**TINY["data"], "train": str(photos)}
     first = train(parse_config({**TINY, "data": data}), run_dir=tmp_path / "a", out=tmp_path / "a.pt",
@@ -313,6 +315,17 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     assert all(torch.equal(a.net.state_dict()[k], v) for k, v in d.net.state_dict().items() if k not in tone)
     assert all(v.abs().max() > 0 for k, v in tone.items() if k.endswith("bias"))
     assert d.meta["tone_lr"] == 0.01
+
+    # A detail branch may be added too, and train.detail_lr trains it alone (readout and convs).
+    branched = parse_config({**TINY, "name": "branched", "data": data,
+                             "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2},
+                             "train": {**frozen, "detail_lr": 0.01}})
+    e = load_model(train(branched, run_dir=tmp_path / "e", out=tmp_path / "e.pt", device="cpu", progress=False),
+                   device="cpu")
+    detail = {k: v for k, v in e.net.state_dict().items() if k.startswith(DETAIL_PARAMETERS)}
+    assert all(torch.equal(a.net.state_dict()[k], v) for k, v in e.net.state_dict().items() if k not in detail)
+    assert e.net.state_dict()["predictor.layers.detail_readout.0.bias"].abs().max() > 0
+    assert e.meta["detail_lr"] == 0.01
 
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})

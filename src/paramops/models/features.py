@@ -44,6 +44,9 @@ class TrunkFeatures:
     cdf : Tensor or None
         A network with a tone head: the image's cumulative luminance histogram
         (N, 256), :func:`~paramops.models.tone.luminance_cdf`.
+    detail : Tensor or None
+        A network with a detail branch: the branch's features (N, C, H', W'),
+        padded as ``h`` (:mod:`paramops.models.detail`).
     """
 
     h: torch.Tensor
@@ -55,19 +58,23 @@ class TrunkFeatures:
     moments: dict[str, torch.Tensor] = field(default_factory=dict)
     windows: WindowGrid | None = None
     cdf: torch.Tensor | None = None
+    detail: torch.Tensor | None = None
 
     def tensors(self) -> list[torch.Tensor]:
         held = [self.h, *self.skips, *(t for pair in self.stats.values() for t in pair), *self.moments.values()]
-        return held + [t for t in (self.fixed, self.image, self.cdf) if t is not None]
+        return held + [t for t in (self.fixed, self.image, self.cdf, self.detail) if t is not None]
 
     def spatial(self) -> list[torch.Tensor]:
-        """The image-shaped tensors: ``h``, the ``skips``, ``fixed`` if present."""
-        return [self.h, *self.skips] + ([] if self.fixed is None else [self.fixed])
+        """The image-shaped tensors: ``h``, the ``skips``, ``fixed`` and ``detail`` if present."""
+        return [self.h, *self.skips] + [t for t in (self.fixed, self.detail) if t is not None]
 
     def with_spatial(self, tensors: list[torch.Tensor]) -> TrunkFeatures:
         """A copy holding ``tensors`` in place of :meth:`spatial`."""
+        rest = iter(tensors[1 + len(self.skips) :])
         skips = tuple(tensors[1 : 1 + len(self.skips)])
-        return replace(self, h=tensors[0], skips=skips, fixed=None if self.fixed is None else tensors[-1])
+        fixed = None if self.fixed is None else next(rest)
+        detail = None if self.detail is None else next(rest)
+        return replace(self, h=tensors[0], skips=skips, fixed=fixed, detail=detail)
 
     @property
     def batch(self) -> int:
@@ -87,6 +94,7 @@ class TrunkFeatures:
             fixed=None if self.fixed is None else fn(self.fixed),
             image=None if self.image is None else fn(self.image),
             cdf=None if self.cdf is None else fn(self.cdf),
+            detail=None if self.detail is None else fn(self.detail),
             moments={name: fn(t) for name, t in self.moments.items()},
         )
 

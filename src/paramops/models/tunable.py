@@ -53,6 +53,7 @@ of ``tuned_channels: 8`` and, unlike it, kept its gain on whole images
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Callable, Iterable
 
 import torch
@@ -84,6 +85,7 @@ from paramops.models.layers import (
     pad_even,
 )
 from paramops.models.predictor import Target, WeightPredictor, conv_target, norm_targets
+from paramops.models.detail import READOUT, branch_program, branch_weights, readout, readout_target, run_branch
 from paramops.models.tone import tone_targets
 from paramops.models.tiling import even_up, inner, paste, tile_windows
 from paramops.models.windows import WindowGrid, check_norm_windows
@@ -144,6 +146,19 @@ class TunableNet(BaseNet):
             if not self.residual:
                 raise ValueError("tone_curve needs residual: true (the tone head is a residual term)")
             targets.update(tone_targets(self.tone_curve))
+        self.detail_branch = config["detail_branch"]
+        if isinstance(self.detail_branch, bool) or not isinstance(self.detail_branch, int) or self.detail_branch < 0:
+            raise ValueError(f"detail_branch is the number of the detail branch's convs, 0 (none) or more, "
+                             f"got {self.detail_branch!r}")
+        if self.detail_branch:
+            if not self.residual:
+                raise ValueError("detail_branch needs residual: true (the branch adds detail to the image)")
+            if not config["norm_windows"]:
+                # Without windows, trunks run in stages or streamed from the middle, where the input is gone.
+                raise ValueError("detail_branch needs norm_windows: the branch runs window by window with the trunk")
+            targets.update(readout_target(config["width"]))
+            self.detail_ops = branch_program(config["width"], self.detail_branch)
+            self.detail_convs = branch_weights(self.detail_ops)
         self.predictor = WeightPredictor(self.param_dim, targets, kind=config["fc"], hidden=config["fc_hidden"])
 
         predicted = {spec.name for spec in tuned_convs if self.tuned in ("conv", "convs")}
@@ -238,6 +253,9 @@ class TunableNet(BaseNet):
         h = self.prepare(x, p)
         predicted = self.predictor(p)
         h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
+        if self.detail_branch:
+            features = run_branch(self.detail_ops, self.detail_convs, pad_even(network_input(x)))
+            h = h + readout(features, predicted[READOUT])
         if cdf is None:
             cdf = self.image_context(x)
         return self.finish(h, self.residual_base(x, cdf, predicted), x.shape[-2:])
@@ -313,9 +331,10 @@ class TunableNet(BaseNet):
         finally:
             if hasattr(results, "close"):
                 results.close()  # a generator stopped early (cancelled): let it drop the windows in flight
-        return TrunkFeatures(spatial[0], {}, tuple(x.shape[-2:]), fixed=spatial[1] if len(spatial) > 1 else None,
-                             image=x if self.residual else None, windows=grid, cdf=self.image_context(x),
-                             moments={name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]})
+        blended = replace(part, stats={}, size=tuple(x.shape[-2:]), image=x if self.residual else None, windows=grid,
+                          cdf=self.image_context(x),
+                          moments={name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]})
+        return blended.with_spatial(spatial)
 
     def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
         """Add what needs the whole image: its size, the image itself (residual), the head's moments."""
@@ -325,6 +344,13 @@ class TunableNet(BaseNet):
         if self.moment_head:
             features.moments = input_slice_moments(features.h, features.fixed, self.tuning_conv)
         return features
+
+    def _with_detail(self, h: torch.Tensor, features: TrunkFeatures, predicted: dict[str, torch.Tensor],
+                     area: tuple[int, int, int, int]) -> torch.Tensor:
+        """``h`` (the head's output over ``area`` of the padded image) plus the detail branch's readout there."""
+        if features.detail is None:
+            return h
+        return h + readout(features.detail, predicted[READOUT], area)
 
     def _trunk_part(
         self,
@@ -336,6 +362,8 @@ class TunableNet(BaseNet):
         skips: tuple[torch.Tensor, ...] = (),
     ) -> TrunkFeatures:
         """The trunk from op ``start`` (whose input is ``inp``, with the open residual inputs ``skips``)."""
+        # The detail branch runs on the network input, so only a trunk run from the start has it (windows).
+        detail = run_branch(self.detail_ops, self.detail_convs, inp) if self.detail_branch and start == 0 else None
         h, skips = run_ops(self.ops[start : self.split], inp, skips, self.convs, self._affines(None),
                            norm_stats=norm_stats, record=record)
         op = self.ops[self.split]
@@ -350,7 +378,7 @@ class TunableNet(BaseNet):
             h, fixed = h[:, :k], conv(h[:, k:], self.convs[op.name], op)
         elif self.tuned == "conv_out":
             fixed = conv(h, self.convs[op.name], op)
-        return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed)
+        return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed, detail=detail)
 
     def window_span(self, region: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
         """``norm_windows``: the part of a ``size`` image from which :meth:`trunk_windows` and
@@ -434,7 +462,8 @@ class TunableNet(BaseNet):
         scales = scales_of(self.ops)
         skips = [scales[p] for p in open_pushes(self.ops)[self.split]]
         fixed = [scales[self.split]] if self.tuned in ("conv_in", "conv_out") else []
-        return [scales[self.split], *skips, *fixed]
+        detail = [1] if self.detail_branch else []
+        return [scales[self.split], *skips, *fixed, *detail]
 
     # -- head ----------------------------------------------------------------------------------
 
@@ -470,7 +499,7 @@ class TunableNet(BaseNet):
             known[self.ops[self.last_norm].name] = input_slice_stats(features.moments, weights[self.tuning_conv.name])
         if region is None:
             area = (0, features.h.shape[-2], 0, features.h.shape[-1])
-            h = self._tuned_onwards(features, weights, affines, known, area)
+            h = self._with_detail(self._tuned_onwards(features, weights, affines, known, area), features, predicted, area)
             return self.finish(h, self.residual_base(features.image, features.cdf, predicted), features.size)
 
         y0, y1, x0, x1 = _check_region(region, features.size)
@@ -488,7 +517,7 @@ class TunableNet(BaseNet):
             known = {self.ops[self.last_norm].name: instance_stats(pre)}
             h, _ = run_ops(self.ops[self.last_norm :], pre[..., cy0:cy1, cx0:cx1], (), weights, affines,
                            norm_stats=known)
-        h = h[..., y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+        h = self._with_detail(h[..., y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0], features, predicted, (y0, y1, x0, x1))
         image = None if features.image is None else features.image[..., y0:y1, x0:x1]
         return self.finish(h, self.residual_base(image, features.cdf, predicted), (y1 - y0, x1 - x0))
 

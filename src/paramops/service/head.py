@@ -57,6 +57,7 @@ import torch
 import torch.nn.functional as F
 
 from paramops.models.base import RELU, Conv, Norm
+from paramops.models.detail import READOUT, readout
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import NORM_EPS, input_slice_stats
 from paramops.models.tunable import TunableNet
@@ -166,19 +167,22 @@ class BandHead:
         everything = self.net.predictor(p)
         predicted = everything[self.first.name]  # (1, C, J, k, k)
         base = (lambda image: self.net.residual_base(image, features.cdf, everything)) if self.net.tone_curve else None
+        detail = everything[READOUT] if self.net.detail_branch else None
         mean, var = input_slice_stats(features.moments, predicted)  # (1, C), or (1, windows, C)
         a = self.norm_scale * torch.rsqrt(var + NORM_EPS)  # norm19's scale and shift, as in apply_norm
         b = self.norm_shift - mean * a
         channels = a.shape[-1]
         w = predicted[0].reshape(channels, -1)
         if features.windows is not None:
-            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), self.taps, torch.cat([a, b], -1), base)
+            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), self.taps, torch.cat([a, b], -1), base,
+                                detail)
         a, b = a[0], b[0]
         s = self.sign
         live = s != 0
         offset = torch.where(live, s * (b / torch.where(live, a, 1.0)), b)
         gain = torch.where(live, a.abs(), 1.0)
-        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), self.taps * gain[None, :], None, base)
+        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), self.taps * gain[None, :], None, base,
+                            detail)
 
     def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:
         if features.batch != 1:
@@ -282,6 +286,8 @@ class BandHead:
                 oo.add_(offset[:, r0:r1, x0:x1])
             else:
                 oo.add_(coefficients.base(offset[None, :, r0:r1, x0:x1])[0])
+            if coefficients.detail is not None:
+                oo.add_(readout(features.detail, coefficients.detail, (r0, r1, x0, x1))[0])
             sink(oo, (r0, r1, x0, x1))
 
 
@@ -295,13 +301,15 @@ class Coefficients(NamedTuple):
     ``window_norms`` (1, windows, 2C) each window's scales and shifts, blended
     per pixel as the trunk blended the windows. ``base``: with a tone head,
     what turns a window of the image into the residual base it adds
-    (:meth:`TunableNet.residual_base` with these parameters).
+    (:meth:`TunableNet.residual_base` with these parameters). ``detail``: with
+    a detail branch, its predicted readout (:mod:`paramops.models.detail`).
     """
 
     wb: torch.Tensor
     taps: torch.Tensor
     window_norms: torch.Tensor | None = None
     base: Callable[[torch.Tensor], torch.Tensor] | None = None
+    detail: torch.Tensor | None = None
 
 
 def _direct_conv(h: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, rows: tuple[int, int],

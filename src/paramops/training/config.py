@@ -13,7 +13,8 @@ Example (``configs/default.yaml``)::
     train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0,
             init: null,           # a model name or checkpoint to start from (fine-tuning)
             op_weights: {},       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
-            tone_lr: null}        # the tone head's learning rate (model.tone_curve), default lr
+            tone_lr: null,        # the tone head's learning rate (model.tone_curve), default lr
+            detail_lr: null}      # the detail branch's (model.detail_branch), default lr
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 from paramops.models.encoding import ParamEncoding
 from paramops.operators.registry import OPERATORS
 
+# Learning rates of their own for parts a fine-tune adds: the model option that adds the part, and its name.
+PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch")}
 # Where the project's shared training photos live beside a checkout.
 DEFAULT_TRAIN_DIR = Path("../shared/data/train")
 DEFAULT_VAL_DIR = Path("../shared/data/val")
@@ -53,6 +56,7 @@ class TrainConfig:
     init: str | None = None
     op_weights: Mapping[str, float] = field(default_factory=dict)
     tone_lr: float | None = None
+    detail_lr: float | None = None
 
     def lr_at(self, step: int, base: float | None = None) -> float:
         """The learning rate of the step schedule after ``step`` steps, starting from ``base`` (default ``lr``)."""
@@ -98,11 +102,14 @@ def parse_config(raw: Mapping) -> RunConfig:
     except TypeError as err:
         raise ValueError(f"bad config section: {err}") from None
     _check_op_weights(train.op_weights, ops)
-    if train.tone_lr is not None:
-        if isinstance(train.tone_lr, bool) or not isinstance(train.tone_lr, (int, float)) or train.tone_lr <= 0:
-            raise ValueError(f"train.tone_lr must be a positive number, got {train.tone_lr!r}")
-        if not raw["model"].get("tone_curve"):
-            raise ValueError("train.tone_lr is set but the model has no tone head (model.tone_curve)")
+    for key, (option, part) in PART_LEARNING_RATES.items():
+        value = getattr(train, key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"train.{key} must be a positive number, got {value!r}")
+        if not raw["model"].get(option):
+            raise ValueError(f"train.{key} is set but the model has no {part} (model.{option})")
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),

@@ -44,17 +44,7 @@ def build_dataset(
     encoding = config.encoding()
     inputs, targets, vectors, op_index, cdfs = [], [], [], [], []
     for index, op in enumerate(config.operators):
-        spec = PairSpec(
-            op,
-            config.data.pairs_per_op,
-            patch=config.data.patch,
-            margin=config.data.margin,
-            whole_photo=config.data.whole_photo,
-            names=encoding.params[op],
-            fixed=config.fixed.get(op, {}),
-            seed=config.train.seed * 1000 + index,
-        )
-        pairs = make_pairs(spec, images, progress=progress)
+        pairs = make_pairs(pair_spec(config, op), images, progress=progress)
         names = get_operator(op).param_names
         inputs.append(pairs["inputs"])
         targets.append(pairs["targets"])
@@ -63,6 +53,20 @@ def build_dataset(
         cdfs.append(pairs["cdfs"])
     return (np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
             np.concatenate(cdfs))
+
+
+def pair_spec(config: RunConfig, op: str) -> PairSpec:
+    """The spec of the training pairs a run makes for ``op``, seeded by the run's seed and ``op``'s place in its list."""
+    return PairSpec(
+        op,
+        config.data.pairs_per_op,
+        patch=config.data.patch,
+        margin=config.data.margin,
+        whole_photo=config.data.whole_photo,
+        names=config.encoding().params[op],
+        fixed=config.fixed.get(op, {}),
+        seed=config.train.seed * 1000 + config.operators.index(op),
+    )
 
 
 def pair_probabilities(config: RunConfig, op_index: np.ndarray) -> np.ndarray | None:
@@ -89,28 +93,32 @@ def as_batch(images: np.ndarray, device):
 
 # The state-dict names of the tone head's predictor layers ("tone.color", "tone.curve" in the predictor).
 TONE_PARAMETERS = "predictor.layers.tone_"
+# Those of the detail branch: its convs and its readout's predictor layer.
+DETAIL_PARAMETERS = ("detail_convs.", "predictor.layers.detail_")
 
 
 def _initial_weights(config: RunConfig, start, net) -> None:
     """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
-    tone head may start from one without: the head starts at zero, so the
-    run starts from ``start``'s function.
+    tone head or a detail branch may start from one without: both
+    start as identities, so the run starts from ``start``'s function.
     """
-    from paramops.models.registry import resolve_config
+    from paramops.models.registry import build_model, resolve_config
 
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
-    adds_tone = theirs.get("tone_curve") == 0
-    free = {"norm_windows", *(("tone_curve",) if adds_tone else ())}
-    differ = sorted(k for k in ours.keys() | theirs.keys() if k not in free and ours.get(k) != theirs.get(k))
+    added = {key: theirs.get(key, 0) for key in ("tone_curve", "detail_branch") if not theirs.get(key) and ours.get(key)}
+    differ = sorted(k for k in ours.keys() | theirs.keys()
+                    if k not in {"norm_windows", *added} and ours.get(k) != theirs.get(k))
     if differ:
         raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
-    missing, _ = net.load_state_dict(start.net.state_dict(), strict=not adds_tone)
-    if any(not key.startswith(TONE_PARAMETERS) for key in missing):
-        raise ValueError(f"train.init {config.train.init!r} lacks weights {', '.join(missing)}")
+    missing, _ = net.load_state_dict(start.net.state_dict(), strict=not added)
+    # Only what the added options add may be missing: the rest is in a network without them.
+    lacking = [key for key in missing if key in build_model({**ours, **added}).state_dict()] if added else []
+    if lacking:
+        raise ValueError(f"train.init {config.train.init!r} lacks weights {', '.join(lacking)}")
 
 
 def on_patches(net, x, p, cdfs: np.ndarray):
@@ -123,12 +131,14 @@ def on_patches(net, x, p, cdfs: np.ndarray):
 
 
 def _parameter_groups(net, tc) -> list[dict]:
-    """Adam's parameter groups: the tone head's at ``train.tone_lr`` when set, everything else at ``train.lr``."""
-    if tc.tone_lr is None:
-        return [{"params": list(net.parameters()), "lr": tc.lr}]
-    tone = [p for name, p in net.named_parameters() if name.startswith(TONE_PARAMETERS)]
-    rest = [p for name, p in net.named_parameters() if not name.startswith(TONE_PARAMETERS)]
-    return [{"params": rest, "lr": tc.lr}, {"params": tone, "lr": tc.tone_lr}]
+    """Adam's parameter groups: the tone head's at ``train.tone_lr`` and the detail branch's at
+    ``train.detail_lr`` when set, everything else at ``train.lr``."""
+    parts = [(prefixes, lr) for prefixes, lr in ((TONE_PARAMETERS, tc.tone_lr), (DETAIL_PARAMETERS, tc.detail_lr))
+             if lr is not None]
+    groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
+              for prefixes, lr in parts]
+    grouped = {id(p) for group in groups for p in group["params"]}
+    return [{"params": [p for p in net.parameters() if id(p) not in grouped], "lr": tc.lr}, *groups]
 
 
 def _training_so_far(meta: dict) -> dict:
@@ -299,8 +309,9 @@ def train(
         meta["init"] = {"from": str(tc.init), **_training_so_far(start.meta)}
     if tc.op_weights:
         meta["op_weights"] = dict(tc.op_weights)
-    if tc.tone_lr is not None:
-        meta["tone_lr"] = tc.tone_lr
+    for key in ("tone_lr", "detail_lr"):
+        if getattr(tc, key) is not None:
+            meta[key] = getattr(tc, key)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(out, net.eval().cpu(), config.encoding(), meta=meta)
     return out

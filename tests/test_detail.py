@@ -1,0 +1,92 @@
+"""The detail branch (paramops.models.detail): a norm-free full-resolution path with a predicted readout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from paramops.models import ParamEncoding, ParamModel, build_model
+from paramops.models.detail import readout
+from paramops.operators.registry import operators
+from paramops.service import ModelService
+
+OPS = tuple(operators())
+CONFIG = {"arch": "tunable", "width": 8, "dilations": [1, 2], "residual": True, "tuned": "conv", "last_width": 4,
+          "skip": True, "norm_windows": [32, 16], "tone_curve": 4}
+
+
+def tiny(detail_branch: int = 3, **config) -> ParamModel:
+    torch.manual_seed(0)
+    encoding = ParamEncoding(OPS)
+    net = build_model({**CONFIG, "param_dim": encoding.dim, "detail_branch": detail_branch, **config}).eval()
+    return ParamModel(net, encoding, meta={"name": "tiny-detail"}, device="cpu")
+
+
+def with_live_readout(model: ParamModel) -> ParamModel:
+    """The readout starts at zero; give it weights so that what the branch adds shows in every output."""
+    with torch.no_grad():
+        layer = model.net.predictor.layers["detail_readout"]
+        layer[-1].weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(1))
+        layer[-1].bias.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(2))
+    return model
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return data.astronaut()[100:187, 150:263].astype(np.float32) / 255  # (87, 113, 3): odd, several windows
+
+
+def test_a_new_branch_leaves_the_network_unchanged(photo):
+    """The readout starts at zero: a network given a branch starts as the one without (fine-tunes start there)."""
+    plain, branched = tiny(0), tiny(3)
+    missing, unexpected = branched.net.load_state_dict(plain.net.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(("detail_convs.", "predictor.layers.detail_")) for k in missing)
+    np.testing.assert_array_equal(branched.apply(photo, "denoise", sigma=25), plain.apply(photo, "denoise", sigma=25))
+
+
+def test_the_readout_of_a_window_equals_that_window_of_the_whole():
+    features = torch.randn(2, 5, 20, 17)
+    weight = torch.randn(2, 3, 5, 3, 3)
+    whole = readout(features, weight)
+    for area in [(0, 20, 0, 17), (0, 7, 3, 17), (5, 12, 0, 1), (19, 20, 16, 17)]:
+        y0, y1, x0, x1 = area
+        torch.testing.assert_close(readout(features, weight, area), whole[..., y0:y1, x0:x1])
+
+
+def test_service_renders_and_regions_equal_the_network(photo):
+    """The band head adds the readout band by band, and a region reads the branch one pixel around it."""
+    model = with_live_readout(tiny())
+    service = ModelService(model, device="cpu")
+    service.prepare("photo", photo)
+    for op, params in [("denoise", {"sigma": 25}), ("l0", {"lam": 0.05})]:
+        whole = service.render("photo", op, **params)
+        np.testing.assert_allclose(whole, model.apply(photo, op, **params), atol=3e-6)
+        region = service.render("photo", op, (slice(30, 80), slice(5, 60)), **params)
+        np.testing.assert_allclose(region, whole[30:80, 5:60], atol=3e-6)
+    assert np.abs(model.apply(photo, "denoise", sigma=25) - tiny(0).apply(photo, "denoise", sigma=25)).max() > 1e-2
+
+
+def test_dask_tiles_equal_the_whole_plane(photo):
+    da = pytest.importorskip("dask.array")
+    import paramops
+
+    model = with_live_readout(tiny())
+    image = np.rint(np.tile(photo, (2, 1, 1)) * 255).astype(np.uint8)  # 174 x 113: more than 4 tiles of 32
+    chunked = paramops.apply_dask(da.from_array(image, chunks=(60, 60, 3)), "sr", model=model, tile=32).compute()
+    whole = ModelService(model).apply(image, "sr")
+    assert np.abs(chunked.astype(np.int64) - whole).max() <= 1
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, True])
+def test_bad_branch_depths_are_refused(value):
+    with pytest.raises(ValueError, match="detail_branch is the number"):
+        tiny(value)
+
+
+@pytest.mark.parametrize("config, message", [({"residual": False, "tone_curve": 0}, "needs residual"),
+                                             ({"norm_windows": None}, "needs norm_windows")])
+def test_a_branch_needs_a_residual_windowed_network(config, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(3, **config)
