@@ -90,3 +90,13 @@ def test_bad_branch_depths_are_refused(value):
 def test_a_branch_needs_a_residual_windowed_network(config, message):
     with pytest.raises(ValueError, match=message):
         tiny(3, **config)
+
+
+def test_the_branch_counts_in_the_trunk_and_its_readout_in_the_head():
+    from paramops.evaluation.analysis.head_cost import conv_macs
+
+    (head, total), (head_b, total_b) = conv_macs(tiny(0).net, 16, 16), conv_macs(tiny(3).net, 16, 16)
+    pixels, width = 16 * 16, CONFIG["width"]
+    readout = 3 * width * 9 * pixels
+    branch = (4 * width + 2 * width * width) * 9 * pixels
+    assert (head_b - head, total_b - total) == (readout, readout + branch)

@@ -234,8 +234,9 @@ def network_summary(net: Mapping[str, object]) -> str:
         tuned += f" ({channels} input channels)"
     last = net.get("last_width")
     narrowed = f", last hidden conv {last} wide" if last not in (None, net.get("width")) else ""
-    extras = (", long skip" if net.get("skip") else "") + (f", tone head ({net['tone_curve']} knots)"
-                                                            if net.get("tone_curve") else "")
+    extras = ((", long skip" if net.get("skip") else "")
+              + (f", tone head ({net['tone_curve']} knots)" if net.get("tone_curve") else "")
+              + (f", detail branch ({net['detail_branch']} convs)" if net.get("detail_branch") else ""))
     return f"{net.get('arch')}, width {net.get('width')}{narrowed}{tuned}{extras}"
 
 

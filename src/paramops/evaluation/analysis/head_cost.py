@@ -12,6 +12,7 @@ Two measures per tuned position:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 REPEAT = 3
@@ -43,9 +44,7 @@ def conv_macs(net, height: int, width: int) -> tuple[int, int]:
     for index, (op, scale) in enumerate(zip(net.ops, scales_of(net.ops))):
         if not isinstance(op, Conv):
             continue
-        numel = 1
-        for n in op.weight_shape:
-            numel *= n
+        numel = math.prod(op.weight_shape)
         pixels = (h // scale) * (w // scale) if op.transposed else (h // (scale * op.stride)) * (w // (scale * op.stride))
         target = net.predictor.targets.get(op.name)
         predicted = target.numel if target is not None else 0
@@ -54,6 +53,14 @@ def conv_macs(net, height: int, width: int) -> tuple[int, int]:
             head += numel * pixels
         elif index == net.split:
             head += predicted * pixels
+    if getattr(net, "detail_branch", 0):
+        # Full resolution throughout: the branch's convs in the trunk, its predicted readout in the head.
+        from paramops.models.detail import readout_spec
+
+        branch = [op for op in net.detail_ops if isinstance(op, Conv)]
+        readout = math.prod(readout_spec(net.config["width"]).weight_shape) * h * w
+        head += readout
+        total += readout + sum(math.prod(op.weight_shape) for op in branch) * h * w
     return head, total
 
 
