@@ -2,24 +2,35 @@
 
 Usage::
 
-    .venv/bin/python scripts/plain_restorer.py                      # denoise, sr, deblock; about 25 minutes
+    .venv/bin/python scripts/plain_restorer.py                  # six runs, about 40 minutes on 2 cores
     .venv/bin/python scripts/plain_restorer.py --ops sr --steps 500 --data DIR
 
 A control for the shipped network, not a model the package ships: eight 3x3
-convs of width 32 with ReLUs (the kind of network super-resolution and
-denoising papers use), residual, the parameter as a constant input channel,
-trained on one restoration alone with the default's own training pairs
-(``configs/default.yaml``'s data section and seed) for a few thousand steps,
-then scored like ``paramops evaluate`` at the issue's bar value on every
-image: the restored image's PSNR minus the degraded input's. Run once
-without norms and, for super-resolution, once with instance norm after every
-hidden conv (statistics over the 64 px patch in training, the whole image
-when scored), which is B's normalisation without its windows.
+convs of width 32 with biases and ReLUs (the kind of network
+super-resolution and denoising papers use), residual, trained on one
+restoration alone with the default's own training pairs
+(``configs/default.yaml``'s data section and seed) for 1,500 steps, then
+scored like ``paramops evaluate`` at the issue's bar value on every image:
+the restored image's PSNR minus the degraded input's. How the network learns
+the parameter (mapped to [0, 1] over its training range):
+
+- ``given``: as a constant input channel;
+- ``blind``: not at all, as a trunk that does not depend on the parameters;
+- ``head``: the first six convs blind (a trunk), the last two's weights and
+  biases predicted from it by a small MLP (a head of cheap tuning's kind,
+  two full-resolution layers that a parameter change recomputes).
+
+For super-resolution also instance norm after every hidden conv (statistics
+over the 64 px patch in training, the whole image when scored), B's
+normalisation without its windows. Each run's result is kept in
+docs/plain_restorer.json (``scripts/report.py`` cites it) and not run again unless
+``--rerun``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -30,6 +41,7 @@ import torch.nn as nn
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import table, write_generated
 from paramops.evaluation.metrics import psnr
+from paramops.evaluation.report import PLAIN_CONTROL_FILE
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.training.config import DEFAULT_VAL_DIR, load_config
@@ -40,28 +52,65 @@ ROOT = Path(__file__).resolve().parents[1]
 # The issue's bars: the value each restoration is scored at, and the gain it must reach (dB).
 BARS = {"denoise": ("sigma", 25.0, 8.0), "sr": ("scale", 2.0, 1.5), "deblock": ("quality", 10.0, 1.0)}
 WIDTH, DEPTH = 32, 8
+# Convs at the end whose weights the ``head`` variant predicts.
+HEAD_DEPTH = 2
+MODES = {"given": "given", "blind": "not given (blind)", "head": f"predicted weights of the last {HEAD_DEPTH} convs"}
+# (operator, instance norm, how the parameter reaches the network: a key of MODES)
+VARIANTS = (("sr", False, "given"), ("sr", False, "blind"), ("denoise", False, "given"), ("denoise", False, "blind"),
+            ("sr", True, "given"), ("deblock", False, "given"),
+            ("sr", False, "head"), ("denoise", False, "head"), ("deblock", False, "head"))
+
+
+class PredictedConv(nn.Module):
+    """A 3x3 conv whose weight and bias an MLP predicts from ``t``, one set per sample."""
+
+    def __init__(self, cin: int, cout: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.shape = (cout, cin, 3, 3)
+        template = nn.Conv2d(cin, cout, 3)
+        self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, template.weight.numel() + cout))
+        # Start as the template conv for every t: the MLP's last layer predicts offsets from it, small at first.
+        with torch.no_grad():
+            self.mlp[2].weight.mul_(0.1 * template.weight.std().item())
+            self.mlp[2].bias.copy_(torch.cat([template.weight.flatten(), template.bias]))
+
+    def forward(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        n, cout = len(h), self.shape[0]
+        theta = self.mlp(t.view(-1, 1))
+        weight, bias = theta[:, :-cout].reshape(n * cout, *self.shape[1:]), theta[:, -cout:].reshape(-1)
+        # One grouped conv for the whole batch: sample i's channels form group i.
+        out = nn.functional.conv2d(h.reshape(1, -1, *h.shape[-2:]), weight, bias, padding=1, groups=n)
+        return out.view(n, cout, *h.shape[-2:])
 
 
 class PlainRestorer(nn.Module):
     """``x + f(x, t)``: DEPTH 3x3 convs, ReLUs between, optionally instance norm after each hidden conv."""
 
-    def __init__(self, norm: bool) -> None:
+    def __init__(self, norm: bool, mode: str) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
+        self.mode = mode
+        predicted = HEAD_DEPTH if mode == "head" else 0
+        self.layers = nn.ModuleList()
         for k in range(DEPTH):
-            last = k == DEPTH - 1
-            layers.append(nn.Conv2d(4 if k == 0 else WIDTH, 3 if last else WIDTH, 3, padding=1))
-            if not last:
-                layers += ([nn.InstanceNorm2d(WIDTH, affine=True)] if norm and k else []) + [nn.ReLU()]
-        self.body = nn.Sequential(*layers)
+            cin = (3 + (mode == "given")) if k == 0 else WIDTH
+            cout = 3 if k == DEPTH - 1 else WIDTH
+            self.layers.append(PredictedConv(cin, cout) if k >= DEPTH - predicted else nn.Conv2d(cin, cout, 3, padding=1))
+        self.norms = nn.ModuleList(nn.InstanceNorm2d(WIDTH, affine=True) if norm and k else nn.Identity()
+                                   for k in range(DEPTH - 1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``t``: the parameter mapped to [0, 1] over its training range, (N,)."""
-        level = t.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[-2:])
-        return x + self.body(torch.cat([x - 0.5, level], 1))
+        h = x - 0.5
+        if self.mode == "given":
+            h = torch.cat([h, t.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[-2:])], 1)
+        for k, layer in enumerate(self.layers):
+            h = layer(h, t) if isinstance(layer, PredictedConv) else layer(h)
+            if k < DEPTH - 1:
+                h = torch.relu(self.norms[k](h))
+        return x + h
 
 
-def train(op: str, norm: bool, steps: int, config_path: Path) -> tuple[PlainRestorer, tuple[float, float], float]:
+def train(op: str, norm: bool, mode: str, steps: int, config_path: Path) -> tuple[PlainRestorer, tuple[float, float], float]:
     config = load_config(config_path)
     pairs = make_pairs(pair_spec(config, op), list_images(config.data.train))
     x, y = as_batch(pairs["inputs"], "cpu"), as_batch(pairs["targets"], "cpu")
@@ -69,7 +118,7 @@ def train(op: str, norm: bool, steps: int, config_path: Path) -> tuple[PlainRest
     span = (float(value.min()), float(value.max()))
     t = (value - span[0]) / (span[1] - span[0])
     torch.manual_seed(0)
-    net = PlainRestorer(norm)
+    net = PlainRestorer(norm, mode)
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, [int(steps * 0.7)], 0.1)
     start = time.perf_counter()
@@ -90,43 +139,61 @@ def gain(net: PlainRestorer, span: tuple[float, float], op: str, data: Path) -> 
     for seed, path in enumerate(list_images(data)):
         clean = read_image(path)
         degraded = cached_reference(clean, path.name, op, {name: value}, seed)
-        rgb, _ = to_working(degraded)
+        # In RGB, gray images as three equal channels: the same mean squared error, so the same PSNR.
+        (truth, _), (rgb, _) = to_working(clean), to_working(degraded)
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
         t = torch.tensor([(value - span[0]) / (span[1] - span[0])])
         with torch.no_grad():
             restored = net(x, t).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-        gains.append(psnr(restored, clean) - psnr(degraded, clean))
+        gains.append(psnr(restored, truth) - psnr(rgb, truth))
     return float(np.mean(gains))
+
+
+def variant_key(op: str, norm: bool, mode: str, steps: int) -> str:
+    return f"{op}/{mode}/{'instance norm' if norm else 'none'}/{steps}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", nargs="+", default=list(BARS), choices=list(BARS))
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--data", type=Path, default=DEFAULT_VAL_DIR)
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "default.yaml")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "plain_restorer.md")
+    parser.add_argument("--rerun", action="store_true", help=f"run variants already in {PLAIN_CONTROL_FILE} beside --out again")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    rows = []
-    for op in args.ops:
-        for norm in (False, True) if op == "sr" else (False,):
-            net, span, seconds = train(op, norm, args.steps, args.config)
-            name, value, bar = BARS[op]
-            rows.append([f"{op} {name}={value:g}", "instance norm" if norm else "none", f"{args.steps}",
-                         f"{seconds / 60:.1f}", f"{gain(net, span, op, args.data):+.2f}", f"+{bar:g}"])
-            print(rows[-1], flush=True)
+    torch.set_num_threads(args.threads)
+    store = args.out.parent / PLAIN_CONTROL_FILE  # where the report reads it
+    results: dict[str, dict] = json.loads(store.read_text()) if store.exists() else {}
     images = len(list_images(args.data))
-    write_generated(
-        args.out, "A plain full-resolution CNN on the restorations", "python scripts/plain_restorer.py",
-        [f"Validation set: `{args.data.name}/`, all {images} images; pairs from `{args.config.name}`'s data "
-         f"section, the operator's alone. {DEPTH} convs of width {WIDTH}, batch 16, Adam at 1e-3, "
-         f"a tenth of that for the last 30 % of the steps; torch using 2 threads."],
-        ["", *table(["restoration", "norm", "steps", "minutes", "gain (dB)", "bar"], rows), "",
-         "Gains are over the degraded input, scored as `paramops evaluate` scores them; compare "
-         "`docs/results.md` for the shipped networks. The plain network is a control "
-         "(`docs/training.md`, twelfth session), not a shipped model.", ""],
-    )
+
+    def write() -> None:
+        store.write_text(json.dumps(results, indent=1) + "\n")
+        rows = [[f"{r['op']} {BARS[r['op']][0]}={BARS[r['op']][1]:g}", MODES[r["mode"]], r["norm"], f"{r['steps']}",
+                 f"{r['minutes']:.1f}", f"{r['gain']:+.2f}", f"+{BARS[r['op']][2]:g}"] for r in results.values()]
+        write_generated(
+            args.out, "A plain full-resolution CNN on the restorations", "python scripts/plain_restorer.py",
+            [f"Validation set: `{args.data.name}/`, all {images} images; pairs from `{args.config.name}`'s data "
+             f"section, the operator's alone. {DEPTH} convs of width {WIDTH}, batch 16, Adam at 1e-3, "
+             f"a tenth of that for the last 30 % of the steps. Minutes: the training's wall time, which other "
+             f"processes on the machine lengthen. Rows are kept in `{store.name}` from the run that measured "
+             f"them; the machine line is this run's."],
+            ["", *table(["restoration", "parameter", "norm", "steps", "minutes", "gain (dB)", "bar"], rows), "",
+             "Gains are over the degraded input, scored as `paramops evaluate` scores them; compare "
+             "`docs/results.md` for the shipped networks. The plain network is a control "
+             "(`docs/training.md`, twelfth and thirteenth sessions), not a shipped model.", ""],
+        )
+
+    for op, norm, mode in VARIANTS:
+        key = variant_key(op, norm, mode, args.steps)
+        if op not in args.ops or mode not in args.modes or (key in results and not args.rerun):
+            continue
+        net, span, seconds = train(op, norm, mode, args.steps, args.config)
+        results[key] = {"op": op, "mode": mode, "norm": "instance norm" if norm else "none", "steps": args.steps,
+                        "minutes": round(seconds / 60, 1), "gain": round(gain(net, span, op, args.data), 2)}
+        write()  # after every run: a long run stopped early keeps what it measured
 
 
 if __name__ == "__main__":

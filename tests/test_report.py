@@ -171,6 +171,31 @@ def test_closing_names_the_restorations_alone_where_they_do_better():
     assert "No other model does much better (restore-w32 0.80 dB)" in deblock
 
 
+def test_closing_cites_the_plain_control_per_restoration(tmp_path):
+    import json
+
+    from paramops.evaluation.report import PLAIN_CONTROL_FILE, _bars_section, load_plain_control
+
+    runs = {"a": {"op": "sr", "mode": "given", "norm": "none", "steps": 1500, "gain": 1.44},
+            "b": {"op": "sr", "mode": "blind", "norm": "none", "steps": 1500, "gain": 0.18},
+            "c": {"op": "sr", "mode": "given", "norm": "instance norm", "steps": 1500, "gain": -0.58},
+            "d": {"op": "sr", "mode": "head", "norm": "none", "steps": 1500, "gain": 1.0},
+            "e": {"op": "deblock", "mode": "given", "norm": "none", "steps": 1500, "gain": 0.81}}
+    (tmp_path / PLAIN_CONTROL_FILE).write_text(json.dumps(runs))
+    plain = load_plain_control(tmp_path)
+    assert plain["sr"]["given"] == (1.44, 1500)  # the instance-norm run is not the plain network
+    default = _fake_default({op: 32.0 for op in operators("filter")}, {("sr", 2.0): 0.7, ("deblock", 10.0): 0.6})
+    alone = _fake_default({}, {("sr", 2.0): 0.75, ("deblock", 10.0): 0.8})
+    lines = _bars_section({"default": default, "restore-w32": alone}, {}, plain)
+    sr = next(line for line in lines if line.startswith("- sr"))
+    assert "gains 1.44 dB given the parameter as an input channel, 0.18 dB blind, 1.00 dB with" in sr
+    assert "more than any model here" in sr and "keep only part of that gain" in sr
+    deblock = next(line for line in lines if line.startswith("- deblock"))
+    assert "no better than the models here" in deblock
+    assert load_plain_control(tmp_path / "elsewhere") == {}
+    assert "plain network" not in "".join(_bars_section({"default": default}, {}))
+
+
 def test_paper_tables_match_their_printed_averages():
     # The flattened text lost column labels; each mapping is checked against the paper's own averages.
     for row, average in paper.JOINT_AVERAGE_PSNR.items():

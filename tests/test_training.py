@@ -331,3 +331,19 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                               "train": {**frozen, "op_weights": {}}})
     with pytest.raises(ValueError, match="encodes other operators"):
         train(other_ops, run_dir=tmp_path / "d", out=tmp_path / "d.pt", device="cpu", progress=False)
+
+
+def test_a_part_at_rate_zero_beside_one_that_learns_is_frozen():
+    from paramops.models import build_model
+    from paramops.training.loop import DETAIL_PARAMETERS, _parameter_groups
+
+    config = parse_config({**TINY, "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2},
+                           "train": {**TINY["train"], "lr": 0.0, "detail_lr": 0.01}})
+    net = build_model(config.model_config())
+    groups = _parameter_groups(net, config.train)
+    branch = {id(p) for name, p in net.named_parameters() if name.startswith(DETAIL_PARAMETERS)}
+    assert [g["lr"] for g in groups] == [0.01] and {id(p) for p in groups[0]["params"]} == branch
+    assert all(p.requires_grad == (id(p) in branch) for p in net.parameters())
+    # All at zero: nothing is frozen (the run leaves the weights as they are, gradients and all).
+    still = parse_config({**TINY, "train": {**TINY["train"], "lr": 0.0}})
+    assert [g["lr"] for g in _parameter_groups(build_model(still.model_config()), still.train)] == [0.0]

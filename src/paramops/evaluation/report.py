@@ -23,6 +23,7 @@ Which model answers which of the paper's questions:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -53,10 +54,12 @@ SHIPPED = (
     "decoupled-rtv",
 )
 # Models kept in ``<weights>/analysis/``: trained for a table, not shipped.
-ANALYSIS = ("unseen-l0", "restore-w32")
+ANALYSIS = ("unseen-l0", "restore-w32", "default-detail")
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
 ONE_OPERATOR = {"l0": "decoupled-l0", "rtv": "decoupled-rtv", "denoise": "decoupled-denoise"}
+# Written by scripts/plain_restorer.py beside results.md: the control networks' gains on the restorations.
+PLAIN_CONTROL_FILE = "plain_restorer.json"
 # What an image-context filter takes from the whole image beyond its luminance histogram (which the tone
 # head ranks pixels in): the part of its reference a network with a tone head still cannot see.
 BEYOND_THE_HISTOGRAM = {
@@ -425,8 +428,45 @@ def _crop_text(crop: CropScore) -> str:
             " its own whole-image result on these images")
 
 
+def load_plain_control(folder: str | os.PathLike) -> dict[str, dict[str, tuple[float, int]]]:
+    """``{op: {mode: (gain in dB, steps)}}`` of the norm-free control runs in ``<folder>/plain_restorer.json``.
+
+    The longest run of each variant; empty where ``scripts/plain_restorer.py``
+    has not been run.
+    """
+    path = Path(folder) / PLAIN_CONTROL_FILE
+    runs = json.loads(path.read_text()).values() if path.exists() else ()
+    control: dict[str, dict[str, tuple[float, int]]] = {}
+    for run in sorted(runs, key=lambda run: run["steps"]):
+        if run["norm"] == "none":
+            control.setdefault(run["op"], {})[run["mode"]] = (run["gain"], run["steps"])
+    return control
+
+
+def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float) -> str:
+    """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches."""
+    if "given" not in runs:
+        return ""
+    given, steps = runs["given"]
+    text = (f" A plain network of eight full-resolution convs trained on {op} alone for {steps:,} steps"
+            f" (`docs/plain_restorer.md`) gains {given:.2f} dB given the parameter as an input channel")
+    if "blind" in runs:
+        text += f", {runs['blind'][0]:.2f} dB blind"
+    if "head" in runs:
+        text += (f", {runs['head'][0]:.2f} dB with the parameter predicting only its last two convs' weights"
+                 " (a head that cheap tuning would recompute)")
+    if given - best <= 0.5:
+        return text + ": no better than the models here, so its shape is not what this bar lacks."
+    text += ", more than any model here: full-resolution layers that know the parameter are what this bar lacks"
+    if "head" not in runs:
+        return text + "."
+    if runs["head"][0] >= given - 0.25:
+        return text + "; two of them in the head keep that gain, so cheap tuning can have it."
+    return text + "; two of them in the head keep only part of that gain."
+
+
 def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
-             crops: Mapping[str, CropScore]) -> str:
+             crops: Mapping[str, CropScore], plain: Mapping[str, Mapping[str, tuple[float, int]]]) -> str:
     """What would close a failed bar, from what the other models, the operator on crops and the paper show."""
     default = models["default"]
     if bar.kind == "mean":
@@ -462,27 +502,39 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                    " the network than one layer would help (paper Table XII, ten filters: learning every conv averages"
                    f" {paper.TUNED_LAYER_AVERAGE_PSNR['conv(all)']:.2f} dB, one input-channel slice of conv19"
                    f" {paper.TUNED_LAYER_AVERAGE_PSNR['conv channel1(19)']:.2f})")]
-    if get_operator(bar.op).family == "restoration":
+    restoration = get_operator(bar.op).family == "restoration"
+    if restoration:
         candidates.append(("restore-w32", "it is the default's network and recipe trained on the three restorations"
                            " alone, for about as many samples of each (`configs/analysis/restore-w32.yaml`), so"
                            " sharing the network with the filters costs the default this much; a network of its own"
                            " for restoration, or a larger share of this one, would help"))
+        candidates.append(("default-detail", "it is the default with a detail branch, seven norm-free 3x3 convs at"
+                           " full resolution in the trunk read out by a conv predicted from the parameters"
+                           " (`paramops.models.detail`), trained alone on top of the frozen rest"
+                           " (`configs/analysis/default-detail.yaml`), so full-resolution layers help it"))
     if bar.op in ONE_OPERATOR:
         candidates.append((ONE_OPERATOR[bar.op], "it learns this operator alone, so sharing one network among all"
                            " operators costs the default model this much; a wider network or a larger share of the"
                            " training steps for this operator would help"))
     measured = [(name, _measure(models.get(name), bar), reason) for name, reason in candidates]
     measured = [(name, value, reason) for name, value, reason in measured if value is not None]
-    for name, value, reason in measured:
-        if value - bar.ours > 0.5:
-            short = ", still short of the bar" if value < bar.need else ""
-            return text + f" {name} reaches {value:.2f} dB{short}: {reason}."
+    best = max([bar.ours, *(value for _, value, _ in measured)])
+    control = _plain_text(bar.op, plain.get(bar.op, {}), best) if restoration else ""
+    better = [(value, name, reason) for name, value, reason in measured if value - bar.ours > 0.5]
+    if better:
+        value, name, reason = max(better)
+        short = ", still short of the bar" if value < bar.need else ""
+        return text + f" {name} reaches {value:.2f} dB{short}: {reason}." + control
     compared = [f"{name} {value:.2f} dB" for name, value, _ in measured]
     if compared:
         text += f" No other model does much better ({', '.join(compared)}), so what would close it is"
     else:
         text += " What would close it:"
     width = default.model.config.get("width", "?")
+    if control:
+        return text + (f" not a longer run of this network on these patches than the {_total_steps(default.model.meta)}"
+                       " steps run (5,000 steps more, with the operators drawn equally or rebalanced, moved no bar by"
+                       " more than 0.4 dB: `docs/training.md`, ninth session).") + control
     return text + (f" not a longer run on these patches than the {_total_steps(default.model.meta)} steps run:"
                    " 5,000 steps more, with the operators drawn equally or rebalanced, moved no bar by more than"
                    " 0.4 dB (`docs/training.md`, ninth session), and before the long skip twice the width and eight"
@@ -491,7 +543,9 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                    " project's two-hour CPU budget cannot try.")
 
 
-def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropScore]) -> list[str]:
+def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropScore],
+                  plain: Mapping[str, Mapping[str, tuple[float, int]]] | None = None) -> list[str]:
+    """The quality bars; ``plain``: :func:`load_plain_control`'s runs, cited where a restoration falls short."""
     bars = quality_bars(models["default"])
     rows = [[b.label, b.required, b.ours_text(), b.status, b.paper] for b in bars]
     lines = [
@@ -508,7 +562,7 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
     if failed:
         lines += ["### Falling short, and what would close it", ""]
         unmeasured = [b.label for b in failed if b.ours is None]
-        lines += [f"- {_closing(b, bars, models, crops)}" for b in failed if b.ours is not None]
+        lines += [f"- {_closing(b, bars, models, crops, plain or {})}" for b in failed if b.ours is not None]
         if unmeasured:
             lines.append(f"- Not measurable, the default model does not cover them: {'; '.join(unmeasured)}."
                          " Train it on every operator.")
@@ -769,6 +823,9 @@ def write_report(
 ) -> Path:
     """Score the shipped models on ``data`` and write ``<out>/results.md`` and ``<out>/figures/<op>.png``.
 
+    Where a restoration falls short it cites the control networks of
+    ``scripts/plain_restorer.py`` from ``<out>/plain_restorer.json``, if there.
+
     Parameters
     ----------
     data : path
@@ -836,7 +893,7 @@ def write_report(
                             patch=pairs.patch, margin=pairs.margin)
     lines = [
         *_header(data, chosen, len(files), models, command),
-        *_bars_section(models, crops),
+        *_bars_section(models, crops, load_plain_control(out)),
         *_budget(models, configs_by_name),
         *_single_vs_numerous(models),
         *_joint(models),

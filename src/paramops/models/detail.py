@@ -15,9 +15,9 @@ that in a few thousand steps where B does not in forty thousand
 the trunk (it does not depend on the parameters; the trunk keeps its output),
 and ``readout`` a 3x3 conv to RGB predicted from the parameter vector, part
 of the head. The readout starts at zero, so a network given a branch starts
-as the one without. Without norms the branch has no statistics: it runs on
-the whole image at once, and a window of its output needs one pixel more of
-it around the window, nothing else.
+as the one without. Without norms the branch has no statistics: it runs
+window by window with the trunk, and a window of the readout needs one pixel
+more of the branch's features around it, nothing else.
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ of ``tuned_channels: 8`` and, unlike it, kept its gain on whole images
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import torch
 
@@ -72,6 +72,7 @@ from paramops.models.base import (
     run_ops,
     scales_of,
 )
+from paramops.models.detail import READOUT, branch_program, branch_weights, readout, readout_target, run_branch
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import (
     NORM_EPS,
@@ -85,7 +86,6 @@ from paramops.models.layers import (
     pad_even,
 )
 from paramops.models.predictor import Target, WeightPredictor, conv_target, norm_targets
-from paramops.models.detail import READOUT, branch_program, branch_weights, readout, readout_target, run_branch
 from paramops.models.tone import tone_targets
 from paramops.models.tiling import even_up, inner, paste, tile_windows
 from paramops.models.windows import WindowGrid, check_norm_windows

@@ -132,13 +132,25 @@ def on_patches(net, x, p, cdfs: np.ndarray):
 
 def _parameter_groups(net, tc) -> list[dict]:
     """Adam's parameter groups: the tone head's at ``train.tone_lr`` and the detail branch's at
-    ``train.detail_lr`` when set, everything else at ``train.lr``."""
+    ``train.detail_lr`` when set, everything else at ``train.lr``.
+
+    A group at rate 0 beside one that learns is frozen: its parameters leave
+    the optimiser and get no gradients, so a run that trains one part alone
+    does not pay for the backward pass through the rest.
+    """
     parts = [(prefixes, lr) for prefixes, lr in ((TONE_PARAMETERS, tc.tone_lr), (DETAIL_PARAMETERS, tc.detail_lr))
              if lr is not None]
     groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
               for prefixes, lr in parts]
     grouped = {id(p) for group in groups for p in group["params"]}
-    return [{"params": [p for p in net.parameters() if id(p) not in grouped], "lr": tc.lr}, *groups]
+    groups = [{"params": [p for p in net.parameters() if id(p) not in grouped], "lr": tc.lr}, *groups]
+    if all(group["lr"] == 0 for group in groups):
+        return groups
+    for group in groups:
+        if group["lr"] == 0:
+            for p in group["params"]:
+                p.requires_grad_(False)
+    return [group for group in groups if group["lr"] != 0]
 
 
 def _training_so_far(meta: dict) -> dict:
