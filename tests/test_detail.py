@@ -8,7 +8,7 @@ import torch
 from skimage import data
 
 from paramops.models import ParamEncoding, ParamModel, build_model
-from paramops.models.detail import readout
+from paramops.models.detail import Readout, readout
 from paramops.operators.registry import operators
 from paramops.service import ModelService
 
@@ -27,9 +27,10 @@ def tiny(detail_branch: int = 3, **config) -> ParamModel:
 def with_live_readout(model: ParamModel) -> ParamModel:
     """The readout starts at zero; give it weights so that what the branch adds shows in every output."""
     with torch.no_grad():
-        layer = model.net.predictor.layers["detail_readout"]
-        layer[-1].weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(1))
-        layer[-1].bias.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(2))
+        for name, layer in model.net.predictor.layers.items():
+            if name.startswith("detail_"):
+                layer[-1].weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(1))
+                layer[-1].bias.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(2))
     return model
 
 
@@ -38,26 +39,40 @@ def photo() -> np.ndarray:
     return data.astronaut()[100:187, 150:263].astype(np.float32) / 255  # (87, 113, 3): odd, several windows
 
 
-def test_a_new_branch_leaves_the_network_unchanged(photo):
+@pytest.mark.parametrize("hidden", [0, 5])
+def test_a_new_branch_leaves_the_network_unchanged(photo, hidden):
     """The readout starts at zero: a network given a branch starts as the one without (fine-tunes start there)."""
-    plain, branched = tiny(0), tiny(3)
+    plain, branched = tiny(0), tiny(3, detail_hidden=hidden)
     missing, unexpected = branched.net.load_state_dict(plain.net.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith(("detail_convs.", "predictor.layers.detail_")) for k in missing)
     np.testing.assert_array_equal(branched.apply(photo, "denoise", sigma=25), plain.apply(photo, "denoise", sigma=25))
 
 
-def test_the_readout_of_a_window_equals_that_window_of_the_whole():
+LINEAR = Readout(torch.randn(2, 3, 5, 3, 3))
+HIDDEN = Readout(torch.randn(2, 3, 4, 3, 3), torch.randn(2, 4, 5, 3, 3), torch.randn(2, 4))
+
+
+@pytest.mark.parametrize("weights", [LINEAR, HIDDEN], ids=["linear", "hidden"])
+def test_the_readout_of_a_window_equals_that_window_of_the_whole(weights):
     features = torch.randn(2, 5, 20, 17)
-    weight = torch.randn(2, 3, 5, 3, 3)
-    whole = readout(features, weight)
-    for area in [(0, 20, 0, 17), (0, 7, 3, 17), (5, 12, 0, 1), (19, 20, 16, 17)]:
+    whole = readout(features, weights)
+    for area in [(0, 20, 0, 17), (0, 7, 3, 17), (5, 12, 0, 1), (19, 20, 16, 17), (2, 4, 2, 4)]:
         y0, y1, x0, x1 = area
-        torch.testing.assert_close(readout(features, weight, area), whole[..., y0:y1, x0:x1])
+        torch.testing.assert_close(readout(features, weights, area), whole[..., y0:y1, x0:x1])
 
 
-def test_service_renders_and_regions_equal_the_network(photo):
-    """The band head adds the readout band by band, and a region reads the branch one pixel around it."""
-    model = with_live_readout(tiny())
+def test_the_hidden_readout_is_two_zero_padded_convs_with_a_relu_between():
+    features = torch.randn(2, 5, 9, 11)
+    hidden = torch.stack([torch.nn.functional.conv2d(features[i : i + 1], HIDDEN.hidden[i], HIDDEN.hidden_bias[i],
+                                                     padding=1) for i in range(2)]).relu()
+    expected = torch.cat([torch.nn.functional.conv2d(hidden[i], HIDDEN.out[i], padding=1) for i in range(2)])
+    torch.testing.assert_close(readout(features, HIDDEN), expected)
+
+
+@pytest.mark.parametrize("hidden", [0, 5])
+def test_service_renders_and_regions_equal_the_network(photo, hidden):
+    """The band head adds the readout band by band, and a region reads the branch one pixel (two) around it."""
+    model = with_live_readout(tiny(detail_hidden=hidden))
     service = ModelService(model, device="cpu")
     service.prepare("photo", photo)
     for op, params in [("denoise", {"sigma": 25}), ("l0", {"lam": 0.05})]:
@@ -68,11 +83,12 @@ def test_service_renders_and_regions_equal_the_network(photo):
     assert np.abs(model.apply(photo, "denoise", sigma=25) - tiny(0).apply(photo, "denoise", sigma=25)).max() > 1e-2
 
 
-def test_dask_tiles_equal_the_whole_plane(photo):
+@pytest.mark.parametrize("hidden", [0, 5])
+def test_dask_tiles_equal_the_whole_plane(photo, hidden):
     da = pytest.importorskip("dask.array")
     import paramops
 
-    model = with_live_readout(tiny())
+    model = with_live_readout(tiny(detail_hidden=hidden))
     image = np.rint(np.tile(photo, (2, 1, 1)) * 255).astype(np.uint8)  # 174 x 113: more than 4 tiles of 32
     chunked = paramops.apply_dask(da.from_array(image, chunks=(60, 60, 3)), "sr", model=model, tile=32).compute()
     whole = ModelService(model).apply(image, "sr")
@@ -83,6 +99,13 @@ def test_dask_tiles_equal_the_whole_plane(photo):
 def test_bad_branch_depths_are_refused(value):
     with pytest.raises(ValueError, match="detail_branch is the number"):
         tiny(value)
+    with pytest.raises(ValueError, match="detail_hidden is the number"):
+        tiny(3, detail_hidden=value)
+
+
+def test_a_hidden_readout_needs_a_branch():
+    with pytest.raises(ValueError, match="detail_hidden needs detail_branch"):
+        tiny(0, detail_hidden=4)
 
 
 @pytest.mark.parametrize("config, message", [({"residual": False, "tone_curve": 0}, "needs residual"),
@@ -100,3 +123,6 @@ def test_the_branch_counts_in_the_trunk_and_its_readout_in_the_head():
     readout = 3 * width * 9 * pixels
     branch = (4 * width + 2 * width * width) * 9 * pixels
     assert (head_b - head, total_b - total) == (readout, readout + branch)
+    head_h, total_h = conv_macs(tiny(3, detail_hidden=5).net, 16, 16)
+    hidden = (5 * width + 3 * 5) * 9 * pixels
+    assert (head_h - head, total_h - total) == (hidden, hidden + branch)

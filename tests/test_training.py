@@ -316,16 +316,23 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     assert all(v.abs().max() > 0 for k, v in tone.items() if k.endswith("bias"))
     assert d.meta["tone_lr"] == 0.01
 
-    # A detail branch may be added too, and train.detail_lr trains it alone (readout and convs).
+    # A detail branch may be added too, hidden readout and all, and train.detail_lr trains it alone.
     branched = parse_config({**TINY, "name": "branched", "data": data,
-                             "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2},
+                             "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2,
+                                       "detail_hidden": 3},
                              "train": {**frozen, "detail_lr": 0.01}})
     e = load_model(train(branched, run_dir=tmp_path / "e", out=tmp_path / "e.pt", device="cpu", progress=False),
                    device="cpu")
     detail = {k: v for k, v in e.net.state_dict().items() if k.startswith(DETAIL_PARAMETERS)}
     assert all(torch.equal(a.net.state_dict()[k], v) for k, v in e.net.state_dict().items() if k not in detail)
     assert e.net.state_dict()["predictor.layers.detail_readout.0.bias"].abs().max() > 0
-    assert e.meta["detail_lr"] == 0.01
+    assert e.meta["detail_lr"] == 0.01 and e.net.detail_hidden == 3
+    # A hidden readout comes with its branch: a branch trained without one is another architecture.
+    rehidden = parse_config({**TINY, "data": data, "model": {**TINY["model"], "norm_windows": [32, 16],
+                                                             "detail_branch": 2, "detail_hidden": 4},
+                             "train": {**frozen, "init": str(tmp_path / "e.pt")}})
+    with pytest.raises(ValueError, match="another architecture \\(detail_hidden differ\\)"):
+        train(rehidden, run_dir=tmp_path / "f", out=tmp_path / "f.pt", device="cpu", progress=False)
 
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})

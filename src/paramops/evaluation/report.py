@@ -54,7 +54,7 @@ SHIPPED = (
     "decoupled-rtv",
 )
 # Models kept in ``<weights>/analysis/``: trained for a table, not shipped.
-ANALYSIS = ("unseen-l0", "restore-w32", "default-detail")
+ANALYSIS = ("unseen-l0", "restore-w32", "default-detail", "default-restore-head")
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
 ONE_OPERATOR = {"l0": "decoupled-l0", "rtv": "decoupled-rtv", "denoise": "decoupled-denoise"}
@@ -237,9 +237,12 @@ def network_summary(net: Mapping[str, object]) -> str:
         tuned += f" ({channels} input channels)"
     last = net.get("last_width")
     narrowed = f", last hidden conv {last} wide" if last not in (None, net.get("width")) else ""
+    branch = ""
+    if net.get("detail_branch"):
+        hidden = f", readout {net['detail_hidden']} wide" if net.get("detail_hidden") else ""
+        branch = f", detail branch ({net['detail_branch']} convs{hidden})"
     extras = ((", long skip" if net.get("skip") else "")
-              + (f", tone head ({net['tone_curve']} knots)" if net.get("tone_curve") else "")
-              + (f", detail branch ({net['detail_branch']} convs)" if net.get("detail_branch") else ""))
+              + (f", tone head ({net['tone_curve']} knots)" if net.get("tone_curve") else "") + branch)
     return f"{net.get('arch')}, width {net.get('width')}{narrowed}{tuned}{extras}"
 
 
@@ -512,6 +515,11 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                            " full resolution in the trunk read out by a conv predicted from the parameters"
                            " (`paramops.models.detail`), trained alone on top of the frozen rest"
                            " (`configs/analysis/default-detail.yaml`), so full-resolution layers help it"))
+        candidates.append(("default-restore-head", "it is the default with a detail branch of six convs read out by"
+                           " two convs predicted from the parameters, a hidden layer with its bias and a ReLU between"
+                           " (`configs/analysis/default-restore-head.yaml`), trained alone on top of the frozen rest:"
+                           " full-resolution layers that know the parameter, in the head where cheap tuning allows"
+                           " them"))
     if bar.op in ONE_OPERATOR:
         candidates.append((ONE_OPERATOR[bar.op], "it learns this operator alone, so sharing one network among all"
                            " operators costs the default model this much; a wider network or a larger share of the"

@@ -14,10 +14,15 @@ that in a few thousand steps where B does not in forty thousand
 ``branch`` is ``depth`` 3x3 convs with ReLUs on the network input, part of
 the trunk (it does not depend on the parameters; the trunk keeps its output),
 and ``readout`` a 3x3 conv to RGB predicted from the parameter vector, part
-of the head. The readout starts at zero, so a network given a branch starts
-as the one without. Without norms the branch has no statistics: it runs
-window by window with the trunk, and a window of the readout needs one pixel
-more of the branch's features around it, nothing else.
+of the head. With ``hidden`` channels the readout is two predicted convs, the
+first with a predicted bias and a ReLU: the parameters then choose which of
+the branch's features pass, not only how they mix, which is what a plain
+network does with the parameter as an input (``docs/plain_restorer.md``,
+thirteenth session). The readout's last conv starts at zero, so a network
+given a branch starts as the one without. Without norms the branch has no
+statistics: it runs window by window with the trunk, and a window of the
+readout needs one pixel more of the branch's features around it per conv,
+nothing else.
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from typing import NamedTuple
+
 from paramops.models.base import IMAGE_CHANNELS, INPUT_CHANNELS, RELU, Conv, Op, he_std, run_ops
 from paramops.models.layers import conv
 from paramops.models.predictor import Target
 
 READOUT = "detail.readout"
+HIDDEN = "detail.hidden"
+HIDDEN_BIAS = "detail.hidden_bias"
 
 
 def branch_program(width: int, depth: int) -> tuple[Op, ...]:
@@ -46,13 +55,41 @@ def branch_weights(ops: tuple[Op, ...]) -> nn.ParameterDict:
                              for op in ops if isinstance(op, Conv)})
 
 
-def readout_spec(width: int) -> Conv:
-    return Conv(READOUT, width, IMAGE_CHANNELS)
+class Readout(NamedTuple):
+    """The predicted readout: ``out`` (B, 3, C', 3, 3); with a hidden layer, ``hidden`` (B, C', C, 3, 3) and
+    ``hidden_bias`` (B, C') before it, C' the hidden channels (``out`` reads C channels without)."""
+
+    out: torch.Tensor
+    hidden: torch.Tensor | None = None
+    hidden_bias: torch.Tensor | None = None
+
+    @property
+    def margin(self) -> int:
+        """Pixels of the branch's features around a window that its readout reads."""
+        return 1 if self.hidden is None else 2
 
 
-def readout_target(width: int) -> dict[str, Target]:
-    """The predicted readout, zero at first (a network with a branch starts as the one without)."""
-    return {READOUT: Target(readout_spec(width).weight_shape, spread=0.0)}
+def readout_specs(width: int, hidden: int = 0) -> tuple[Conv, ...]:
+    """The readout's convs: ``width`` -> 3, or ``width`` -> ``hidden`` -> 3."""
+    if not hidden:
+        return (Conv(READOUT, width, IMAGE_CHANNELS),)
+    return Conv(HIDDEN, width, hidden), Conv(READOUT, hidden, IMAGE_CHANNELS)
+
+
+def readout_targets(width: int, hidden: int = 0) -> dict[str, Target]:
+    """The predicted readout. Its last conv is zero at first: a network with a branch starts as the one without."""
+    *first, last = readout_specs(width, hidden)
+    targets = {last.name: Target(last.weight_shape, spread=0.0)}
+    for spec in first:
+        std = he_std(spec)
+        targets |= {spec.name: Target(spec.weight_shape, std=std, spread=0.1 * std),
+                    HIDDEN_BIAS: Target((spec.cout,), spread=0.1)}
+    return targets
+
+
+def readout_weights(predicted: dict[str, torch.Tensor]) -> Readout:
+    """The readout's tensors among the predictor's outputs."""
+    return Readout(predicted[READOUT], predicted.get(HIDDEN), predicted.get(HIDDEN_BIAS))
 
 
 def run_branch(ops: tuple[Op, ...], weights: nn.ParameterDict, inp: torch.Tensor) -> torch.Tensor:
@@ -61,21 +98,23 @@ def run_branch(ops: tuple[Op, ...], weights: nn.ParameterDict, inp: torch.Tensor
     return h
 
 
-def readout(features: torch.Tensor, weight: torch.Tensor, area: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+def readout(features: torch.Tensor, weights: Readout, area: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """The readout of the branch's ``features`` (N, C, H', W') over ``area`` (y0, y1, x0, x1), all if None.
 
-    ``weight``: the predicted readout, (1 or N, 3, C, 3, 3). Equal to the same
-    window of the readout over all of ``features`` (zero padding at the
-    image's border only).
+    Equal to the same window of the readout over all of ``features`` (zero
+    padding at the image's border only, before each conv).
     """
     height, width = features.shape[-2:]
     y0, y1, x0, x1 = area or (0, height, 0, width)
-    spec = readout_spec(features.shape[1])
-    m = spec.radius
+    m = weights.margin
     window = features[..., max(0, y0 - m) : min(height, y1 + m), max(0, x0 - m) : min(width, x1 + m)]
-    # Zero padding where the margin lies outside the image, none inside: conv pads m on every side,
-    # so trim what lies inside.
+    h = window.to(weights.out.dtype)  # features may be stored in float16
+    if weights.hidden is not None:
+        hidden = Conv(HIDDEN, h.shape[1], weights.hidden.shape[-4])
+        h = torch.relu(conv(h, weights.hidden, hidden) + weights.hidden_bias[..., None, None])
+    out = conv(h, weights.out, Conv(READOUT, h.shape[1], IMAGE_CHANNELS))
+    # Each conv zero pads every side of the window, which is the image's own padding only at its border:
+    # inside, the padding spoils one ring per conv, m in all, which lies in the margin. Trim it.
     top, left = min(m, y0), min(m, x0)
     bottom, right = min(m, height - y1), min(m, width - x1)
-    out = conv(window.to(weight.dtype), weight, spec)  # features may be stored in float16
     return out[..., top : out.shape[-2] - bottom, left : out.shape[-1] - right]

@@ -35,15 +35,17 @@ COMMON = {
 # the network those models are: at that value an option is left out of what
 # identifies a network's function (weights_digest), so adding one does not
 # invalidate every cached score.
-LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0, "detail_branch": 0}
+LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0, "detail_branch": 0,
+                  "detail_hidden": 0}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
     # tuned_channels: how many of conv19's input channels "conv_in" predicts;
     # norm_windows: [window, stride] of instance norm's windows (paramops.models.windows);
     # tone_curve: knots of the tone head's curve, 0 for none (paramops.models.tone);
-    # detail_branch: convs of the norm-free full-resolution branch, 0 for none (paramops.models.detail)
+    # detail_branch: convs of the norm-free full-resolution branch, 0 for none (paramops.models.detail);
+    # detail_hidden: hidden channels of its predicted readout, 0 for a single conv
     "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None,
-                "tone_curve": 0, "detail_branch": 0},
+                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0},
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's
@@ -133,7 +135,7 @@ def build_model(config: Mapping) -> nn.Module:
     "separable"), ``expand``, ``last_width``, ``skip``; for "decoupled" and "tunable"
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
     ``tuned`` and ``tuned_channels`` (see :mod:`paramops.models.tunable`),
-    ``norm_windows``, ``tone_curve``, ``detail_branch`` and ``preset`` ("realtime").
+    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden`` and ``preset`` ("realtime").
     """
     from paramops.models.decoupled import DecoupledNet
     from paramops.models.paramchannel import ParamChannelNet

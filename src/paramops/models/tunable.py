@@ -72,7 +72,7 @@ from paramops.models.base import (
     run_ops,
     scales_of,
 )
-from paramops.models.detail import READOUT, branch_program, branch_weights, readout, readout_target, run_branch
+from paramops.models.detail import branch_program, branch_weights, readout, readout_targets, readout_weights, run_branch
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import (
     NORM_EPS,
@@ -150,13 +150,19 @@ class TunableNet(BaseNet):
         if isinstance(self.detail_branch, bool) or not isinstance(self.detail_branch, int) or self.detail_branch < 0:
             raise ValueError(f"detail_branch is the number of the detail branch's convs, 0 (none) or more, "
                              f"got {self.detail_branch!r}")
+        self.detail_hidden = config["detail_hidden"]
+        if isinstance(self.detail_hidden, bool) or not isinstance(self.detail_hidden, int) or self.detail_hidden < 0:
+            raise ValueError(f"detail_hidden is the number of the detail readout's hidden channels, 0 (none) or more, "
+                             f"got {self.detail_hidden!r}")
+        if self.detail_hidden and not self.detail_branch:
+            raise ValueError("detail_hidden needs detail_branch: it is the hidden layer of the branch's readout")
         if self.detail_branch:
             if not self.residual:
                 raise ValueError("detail_branch needs residual: true (the branch adds detail to the image)")
             if not config["norm_windows"]:
                 # Without windows, trunks run in stages or streamed from the middle, where the input is gone.
                 raise ValueError("detail_branch needs norm_windows: the branch runs window by window with the trunk")
-            targets.update(readout_target(config["width"]))
+            targets.update(readout_targets(config["width"], self.detail_hidden))
             self.detail_ops = branch_program(config["width"], self.detail_branch)
             self.detail_convs = branch_weights(self.detail_ops)
         self.predictor = WeightPredictor(self.param_dim, targets, kind=config["fc"], hidden=config["fc_hidden"])
@@ -201,10 +207,11 @@ class TunableNet(BaseNet):
 
         2 for ``conv_in`` and ``conv`` (conv19 and conv20, both 3x3), 1 for a tuned last
         norm (conv20); for other positions, the 1 pixel of conv20 after a
-        full-image pass up to the last norm.
+        full-image pass up to the last norm. At least the detail readout's 1 or 2.
         """
         first = self.split if self.windowed_head else self.last_norm
-        return receptive_radius(self.ops[first:])
+        detail = (2 if self.detail_hidden else 1) if self.detail_branch else 0
+        return max(receptive_radius(self.ops[first:]), detail)
 
     def _predicted_shape(self, spec: Conv) -> tuple[int, ...]:
         shape = spec.weight_shape
@@ -255,7 +262,7 @@ class TunableNet(BaseNet):
         h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
         if self.detail_branch:
             features = run_branch(self.detail_ops, self.detail_convs, pad_even(network_input(x)))
-            h = h + readout(features, predicted[READOUT])
+            h = h + readout(features, readout_weights(predicted))
         if cdf is None:
             cdf = self.image_context(x)
         return self.finish(h, self.residual_base(x, cdf, predicted), x.shape[-2:])
@@ -350,7 +357,7 @@ class TunableNet(BaseNet):
         """``h`` (the head's output over ``area`` of the padded image) plus the detail branch's readout there."""
         if features.detail is None:
             return h
-        return h + readout(features.detail, predicted[READOUT], area)
+        return h + readout(features.detail, readout_weights(predicted), area)
 
     def _trunk_part(
         self,

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 
 from paramops.models.base import RELU, Conv, Norm
-from paramops.models.detail import READOUT, readout
+from paramops.models.detail import Readout, readout, readout_weights
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import NORM_EPS, input_slice_stats
 from paramops.models.tunable import TunableNet
@@ -167,7 +167,7 @@ class BandHead:
         everything = self.net.predictor(p)
         predicted = everything[self.first.name]  # (1, C, J, k, k)
         base = (lambda image: self.net.residual_base(image, features.cdf, everything)) if self.net.tone_curve else None
-        detail = everything[READOUT] if self.net.detail_branch else None
+        detail = readout_weights(everything) if self.net.detail_branch else None
         mean, var = input_slice_stats(features.moments, predicted)  # (1, C), or (1, windows, C)
         a = self.norm_scale * torch.rsqrt(var + NORM_EPS)  # norm19's scale and shift, as in apply_norm
         b = self.norm_shift - mean * a
@@ -309,7 +309,7 @@ class Coefficients(NamedTuple):
     taps: torch.Tensor
     window_norms: torch.Tensor | None = None
     base: Callable[[torch.Tensor], torch.Tensor] | None = None
-    detail: torch.Tensor | None = None
+    detail: Readout | None = None
 
 
 def _direct_conv(h: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, rows: tuple[int, int],

@@ -101,8 +101,8 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
-    tone head or a detail branch may start from one without: both
-    start as identities, so the run starts from ``start``'s function.
+    tone head or a detail branch (hidden readout and all) may start from one
+    without: both start as identities, so the run starts from ``start``'s function.
     """
     from paramops.models.registry import build_model, resolve_config
 
@@ -110,6 +110,8 @@ def _initial_weights(config: RunConfig, start, net) -> None:
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
     added = {key: theirs.get(key, 0) for key in ("tone_curve", "detail_branch") if not theirs.get(key) and ours.get(key)}
+    if "detail_branch" in added and ours.get("detail_hidden"):  # a hidden readout comes with its branch, never after
+        added["detail_hidden"] = 0
     differ = sorted(k for k in ours.keys() | theirs.keys()
                     if k not in {"norm_windows", *added} and ours.get(k) != theirs.get(k))
     if differ:

@@ -55,10 +55,10 @@ def conv_macs(net, height: int, width: int) -> tuple[int, int]:
             head += predicted * pixels
     if getattr(net, "detail_branch", 0):
         # Full resolution throughout: the branch's convs in the trunk, its predicted readout in the head.
-        from paramops.models.detail import readout_spec
+        from paramops.models.detail import readout_specs
 
         branch = [op for op in net.detail_ops if isinstance(op, Conv)]
-        readout = math.prod(readout_spec(net.config["width"]).weight_shape) * h * w
+        readout = sum(math.prod(op.weight_shape) for op in readout_specs(net.config["width"], net.detail_hidden)) * h * w
         head += readout
         total += readout + sum(math.prod(op.weight_shape) for op in branch) * h * w
     return head, total
