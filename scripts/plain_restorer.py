@@ -18,7 +18,9 @@ the parameter (mapped to [0, 1] over its training range):
 - ``blind``: not at all, as a trunk that does not depend on the parameters;
 - ``head``: the first six convs blind (a trunk), the last two's weights and
   biases predicted from it by a small MLP (a head of cheap tuning's kind,
-  two full-resolution layers that a parameter change recomputes).
+  two full-resolution layers that a parameter change recomputes);
+- ``on-default``: ``head``, added to the shipped default's output instead of
+  the input, so it learns the default's error, as a detail branch does.
 
 For super-resolution also instance norm after every hidden conv (statistics
 over the 64 px patch in training, the whole image when scored), B's
@@ -54,11 +56,12 @@ BARS = {"denoise": ("sigma", 25.0, 8.0), "sr": ("scale", 2.0, 1.5), "deblock": (
 WIDTH, DEPTH = 32, 8
 # Convs at the end whose weights the ``head`` variant predicts.
 HEAD_DEPTH = 2
-MODES = {"given": "given", "blind": "not given (blind)", "head": f"predicted weights of the last {HEAD_DEPTH} convs"}
+MODES = {"given": "given", "blind": "not given (blind)", "head": f"predicted weights of the last {HEAD_DEPTH} convs",
+         "on-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the default's output"}
 # (operator, instance norm, how the parameter reaches the network: a key of MODES)
 VARIANTS = (("sr", False, "given"), ("sr", False, "blind"), ("denoise", False, "given"), ("denoise", False, "blind"),
             ("sr", True, "given"), ("deblock", False, "given"),
-            ("sr", False, "head"), ("denoise", False, "head"), ("deblock", False, "head"))
+            ("sr", False, "head"), ("denoise", False, "head"), ("deblock", False, "head"), ("sr", False, "on-default"))
 
 
 class PredictedConv(nn.Module):
@@ -89,7 +92,7 @@ class PlainRestorer(nn.Module):
     def __init__(self, norm: bool, mode: str) -> None:
         super().__init__()
         self.mode = mode
-        predicted = HEAD_DEPTH if mode == "head" else 0
+        predicted = HEAD_DEPTH if mode in ("head", "on-default") else 0
         self.layers = nn.ModuleList()
         for k in range(DEPTH):
             cin = (3 + (mode == "given")) if k == 0 else WIDTH
@@ -98,8 +101,9 @@ class PlainRestorer(nn.Module):
         self.norms = nn.ModuleList(nn.InstanceNorm2d(WIDTH, affine=True) if norm and k else nn.Identity()
                                    for k in range(DEPTH - 1))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """``t``: the parameter mapped to [0, 1] over its training range, (N,)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """``t``: the parameter mapped to [0, 1] over its training range, (N,); ``base``: what the output adds
+        to, the input if None."""
         h = x - 0.5
         if self.mode == "given":
             h = torch.cat([h, t.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[-2:])], 1)
@@ -107,7 +111,21 @@ class PlainRestorer(nn.Module):
             h = layer(h, t) if isinstance(layer, PredictedConv) else layer(h)
             if k < DEPTH - 1:
                 h = torch.relu(self.norms[k](h))
-        return x + h
+        return (x if base is None else base) + h
+
+
+def default_outputs(op: str, inputs: torch.Tensor, params: np.ndarray, cdfs: np.ndarray) -> torch.Tensor:
+    """The shipped default's outputs on training patches (N, 3, H, W), as the training loop runs it."""
+    from paramops.models.checkpoint import load_model
+    from paramops.operators.registry import get_operator
+    from paramops.training.loop import on_patches
+
+    model = load_model("default", device="cpu")
+    names = get_operator(op).param_names
+    p = torch.from_numpy(model.encoding.encode_batch([(op, dict(zip(names, row))) for row in params])).float()
+    with torch.no_grad():
+        return torch.cat([on_patches(model.net, inputs[i : i + 64], p[i : i + 64], cdfs[i : i + 64]).clamp(0, 1)
+                          for i in range(0, len(inputs), 64)])
 
 
 def train(op: str, norm: bool, mode: str, steps: int, config_path: Path) -> tuple[PlainRestorer, tuple[float, float], float]:
@@ -117,6 +135,7 @@ def train(op: str, norm: bool, mode: str, steps: int, config_path: Path) -> tupl
     value = torch.from_numpy(pairs["params"][:, 0]).float()
     span = (float(value.min()), float(value.max()))
     t = (value - span[0]) / (span[1] - span[0])
+    base = default_outputs(op, x, pairs["params"], pairs["cdfs"]) if mode == "on-default" else None
     torch.manual_seed(0)
     net = PlainRestorer(norm, mode)
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
@@ -124,7 +143,7 @@ def train(op: str, norm: bool, mode: str, steps: int, config_path: Path) -> tupl
     start = time.perf_counter()
     for _ in range(steps):
         batch = torch.randint(0, len(x), (16,))
-        loss = ((net(x[batch], t[batch]) - y[batch]) ** 2).mean()
+        loss = ((net(x[batch], t[batch], None if base is None else base[batch]) - y[batch]) ** 2).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -134,7 +153,10 @@ def train(op: str, norm: bool, mode: str, steps: int, config_path: Path) -> tupl
 
 def gain(net: PlainRestorer, span: tuple[float, float], op: str, data: Path) -> float:
     """Mean over ``data``'s images of the restored PSNR minus the degraded one, as ``paramops evaluate`` scores."""
+    from paramops.models.checkpoint import load_model
+
     name, value, _ = BARS[op]
+    default = load_model("default", device="cpu") if net.mode == "on-default" else None
     gains = []
     for seed, path in enumerate(list_images(data)):
         clean = read_image(path)
@@ -143,8 +165,9 @@ def gain(net: PlainRestorer, span: tuple[float, float], op: str, data: Path) -> 
         (truth, _), (rgb, _) = to_working(clean), to_working(degraded)
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
         t = torch.tensor([(value - span[0]) / (span[1] - span[0])])
+        base = None if default is None else torch.from_numpy(default.apply(rgb, op, **{name: value})).permute(2, 0, 1)[None]
         with torch.no_grad():
-            restored = net(x, t).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+            restored = net(x, t, base).clamp(0, 1)[0].permute(1, 2, 0).numpy()
         gains.append(psnr(restored, truth) - psnr(rgb, truth))
     return float(np.mean(gains))
 

@@ -190,8 +190,15 @@ def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     sr = next(line for line in lines if line.startswith("- sr"))
     assert "gains 1.44 dB given the parameter as an input channel, 0.18 dB blind, 1.00 dB with" in sr
     assert "more than any model here" in sr and "keep only part of that gain" in sr
+    runs["d"]["gain"] = 1.5  # a head that keeps the gain in the control, and the default given it
+    (tmp_path / PLAIN_CONTROL_FILE).write_text(json.dumps(runs))
+    headed = _fake_default({}, {("sr", 2.0): 0.75})
+    models = {"default": default, "restore-w32": alone, "default-restore-head": headed}
+    sr = next(line for line in _bars_section(models, {}, load_plain_control(tmp_path)) if line.startswith("- sr"))
+    assert "two of them in a cheap-tuning head keep that gain, but not on top of the default" in sr
+    assert "default-restore-head, the default given such a head over its frozen rest, reaches 0.75 dB" in sr
     deblock = next(line for line in lines if line.startswith("- deblock"))
-    assert "no better than the models here" in deblock
+    assert "within half a decibel of the best model here" in deblock
     assert load_plain_control(tmp_path / "elsewhere") == {}
     assert "plain network" not in "".join(_bars_section({"default": default}, {}))
 

@@ -55,6 +55,8 @@ SHIPPED = (
 )
 # Models kept in ``<weights>/analysis/``: trained for a table, not shipped.
 ANALYSIS = ("unseen-l0", "restore-w32", "default-detail", "default-restore-head")
+# The default given the head of scripts/plain_restorer.py's "head" control (thirteenth session).
+HEADED = "default-restore-head"
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
 ONE_OPERATOR = {"l0": "decoupled-l0", "rtv": "decoupled-rtv", "denoise": "decoupled-denoise"}
@@ -446,8 +448,9 @@ def load_plain_control(folder: str | os.PathLike) -> dict[str, dict[str, tuple[f
     return control
 
 
-def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float) -> str:
-    """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches."""
+def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, headed: float | None) -> str:
+    """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches, and
+    ``headed``, what the default given the control's head reaches (None: not measured)."""
     if "given" not in runs:
         return ""
     given, steps = runs["given"]
@@ -459,13 +462,17 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float) -> 
         text += (f", {runs['head'][0]:.2f} dB with the parameter predicting only its last two convs' weights"
                  " (a head that cheap tuning would recompute)")
     if given - best <= 0.5:
-        return text + ": no better than the models here, so its shape is not what this bar lacks."
+        return text + ": within half a decibel of the best model here, so its shape is not what holds this bar back."
     text += ", more than any model here: full-resolution layers that know the parameter are what this bar lacks"
     if "head" not in runs:
         return text + "."
-    if runs["head"][0] >= given - 0.25:
-        return text + "; two of them in the head keep that gain, so cheap tuning can have it."
-    return text + "; two of them in the head keep only part of that gain."
+    if runs["head"][0] < given - 0.25:
+        return text + "; two of them in the head keep only part of that gain."
+    text += "; two of them in a cheap-tuning head keep that gain"
+    if headed is not None and headed < runs["head"][0] - 0.5:
+        text += (f", but not on top of the default: {HEADED}, the default given such a head over its frozen rest,"
+                 f" reaches {headed:.2f} dB (`docs/training.md`, thirteenth session)")
+    return text + "."
 
 
 def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
@@ -515,7 +522,7 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                            " full resolution in the trunk read out by a conv predicted from the parameters"
                            " (`paramops.models.detail`), trained alone on top of the frozen rest"
                            " (`configs/analysis/default-detail.yaml`), so full-resolution layers help it"))
-        candidates.append(("default-restore-head", "it is the default with a detail branch of six convs read out by"
+        candidates.append((HEADED, "it is the default with a detail branch of six convs read out by"
                            " two convs predicted from the parameters, a hidden layer with its bias and a ReLU between"
                            " (`configs/analysis/default-restore-head.yaml`), trained alone on top of the frozen rest:"
                            " full-resolution layers that know the parameter, in the head where cheap tuning allows"
@@ -527,7 +534,8 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
     measured = [(name, _measure(models.get(name), bar), reason) for name, reason in candidates]
     measured = [(name, value, reason) for name, value, reason in measured if value is not None]
     best = max([bar.ours, *(value for _, value, _ in measured)])
-    control = _plain_text(bar.op, plain.get(bar.op, {}), best) if restoration else ""
+    headed = _measure(models.get(HEADED), bar)
+    control = _plain_text(bar.op, plain.get(bar.op, {}), best, headed) if restoration else ""
     better = [(value, name, reason) for name, value, reason in measured if value - bar.ours > 0.5]
     if better:
         value, name, reason = max(better)

@@ -27,10 +27,10 @@ nothing else.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
-
-from typing import NamedTuple
 
 from paramops.models.base import IMAGE_CHANNELS, INPUT_CHANNELS, RELU, Conv, Op, he_std, run_ops
 from paramops.models.layers import conv
@@ -65,8 +65,8 @@ class Readout(NamedTuple):
 
     @property
     def margin(self) -> int:
-        """Pixels of the branch's features around a window that its readout reads."""
-        return 1 if self.hidden is None else 2
+        """Pixels of the branch's features around a window that this readout reads."""
+        return readout_margin(0 if self.hidden is None else self.hidden.shape[-4])
 
 
 def readout_specs(width: int, hidden: int = 0) -> tuple[Conv, ...]:
@@ -74,6 +74,11 @@ def readout_specs(width: int, hidden: int = 0) -> tuple[Conv, ...]:
     if not hidden:
         return (Conv(READOUT, width, IMAGE_CHANNELS),)
     return Conv(HIDDEN, width, hidden), Conv(READOUT, hidden, IMAGE_CHANNELS)
+
+
+def readout_margin(hidden: int = 0) -> int:
+    """Pixels of the branch's features around a window that its readout reads: one per 3x3 conv."""
+    return len(readout_specs(1, hidden))
 
 
 def readout_targets(width: int, hidden: int = 0) -> dict[str, Target]:

@@ -72,7 +72,15 @@ from paramops.models.base import (
     run_ops,
     scales_of,
 )
-from paramops.models.detail import branch_program, branch_weights, readout, readout_targets, readout_weights, run_branch
+from paramops.models.detail import (
+    branch_program,
+    branch_weights,
+    readout,
+    readout_margin,
+    readout_targets,
+    readout_weights,
+    run_branch,
+)
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import (
     NORM_EPS,
@@ -210,7 +218,7 @@ class TunableNet(BaseNet):
         full-image pass up to the last norm. At least the detail readout's 1 or 2.
         """
         first = self.split if self.windowed_head else self.last_norm
-        detail = (2 if self.detail_hidden else 1) if self.detail_branch else 0
+        detail = readout_margin(self.detail_hidden) if self.detail_branch else 0
         return max(receptive_radius(self.ops[first:]), detail)
 
     def _predicted_shape(self, spec: Conv) -> tuple[int, ...]:
