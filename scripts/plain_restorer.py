@@ -20,7 +20,10 @@ the parameter (mapped to [0, 1] over its training range):
   biases predicted from it by a small MLP (a head of cheap tuning's kind,
   two full-resolution layers that a parameter change recomputes);
 - ``on-default``: ``head``, added to the shipped default's output instead of
-  the input, so it learns the default's error, as a detail branch does.
+  the input, so it learns the default's error, as a detail branch does;
+- ``gated-default``: ``head``, added to the input plus the default's
+  residual scaled by a factor an MLP predicts from the parameter (1 at
+  first), so the head may take over where it does better than the default.
 
 For super-resolution also instance norm after every hidden conv (statistics
 over the 64 px patch in training, the whole image when scored), B's
@@ -57,11 +60,15 @@ WIDTH, DEPTH = 32, 8
 # Convs at the end whose weights the ``head`` variant predicts.
 HEAD_DEPTH = 2
 MODES = {"given": "given", "blind": "not given (blind)", "head": f"predicted weights of the last {HEAD_DEPTH} convs",
-         "on-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the default's output"}
+         "on-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the default's output",
+         "gated-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the input plus the default's"
+                          " residual times a predicted factor"}
+DEFAULT_BASED = ("on-default", "gated-default")
 # (operator, instance norm, how the parameter reaches the network: a key of MODES)
 VARIANTS = (("sr", False, "given"), ("sr", False, "blind"), ("denoise", False, "given"), ("denoise", False, "blind"),
             ("sr", True, "given"), ("deblock", False, "given"),
-            ("sr", False, "head"), ("denoise", False, "head"), ("deblock", False, "head"), ("sr", False, "on-default"))
+            ("sr", False, "head"), ("denoise", False, "head"), ("deblock", False, "head"), ("sr", False, "on-default"),
+            ("sr", False, "gated-default"), ("deblock", False, "gated-default"))
 
 
 class PredictedConv(nn.Module):
@@ -87,17 +94,23 @@ class PredictedConv(nn.Module):
 
 
 class PlainRestorer(nn.Module):
-    """``x + f(x, t)``: DEPTH 3x3 convs, ReLUs between, optionally instance norm after each hidden conv."""
+    """``base + f(x, t)``, ``base`` the input unless given: DEPTH 3x3 convs, ReLUs between, optionally instance
+    norm after each hidden conv."""
 
     def __init__(self, norm: bool, mode: str) -> None:
         super().__init__()
         self.mode = mode
-        predicted = HEAD_DEPTH if mode in ("head", "on-default") else 0
+        predicted = HEAD_DEPTH if mode in ("head", *DEFAULT_BASED) else 0
         self.layers = nn.ModuleList()
         for k in range(DEPTH):
             cin = (3 + (mode == "given")) if k == 0 else WIDTH
             cout = 3 if k == DEPTH - 1 else WIDTH
             self.layers.append(PredictedConv(cin, cout) if k >= DEPTH - predicted else nn.Conv2d(cin, cout, 3, padding=1))
+        self.gate = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1)) if mode == "gated-default" else None
+        if self.gate is not None:  # the default's residual whole at first
+            with torch.no_grad():
+                self.gate[2].weight.mul_(0.1)
+                self.gate[2].bias.fill_(1.0)
         self.norms = nn.ModuleList(nn.InstanceNorm2d(WIDTH, affine=True) if norm and k else nn.Identity()
                                    for k in range(DEPTH - 1))
 
@@ -111,6 +124,8 @@ class PlainRestorer(nn.Module):
             h = layer(h, t) if isinstance(layer, PredictedConv) else layer(h)
             if k < DEPTH - 1:
                 h = torch.relu(self.norms[k](h))
+        if base is not None and self.gate is not None:
+            base = x + self.gate(t.view(-1, 1)).view(-1, 1, 1, 1) * (base - x)
         return (x if base is None else base) + h
 
 
@@ -135,7 +150,7 @@ def train(op: str, norm: bool, mode: str, steps: int, config_path: Path) -> tupl
     value = torch.from_numpy(pairs["params"][:, 0]).float()
     span = (float(value.min()), float(value.max()))
     t = (value - span[0]) / (span[1] - span[0])
-    base = default_outputs(op, x, pairs["params"], pairs["cdfs"]) if mode == "on-default" else None
+    base = default_outputs(op, x, pairs["params"], pairs["cdfs"]) if mode in DEFAULT_BASED else None
     torch.manual_seed(0)
     net = PlainRestorer(norm, mode)
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
@@ -156,7 +171,7 @@ def gain(net: PlainRestorer, span: tuple[float, float], op: str, data: Path) -> 
     from paramops.models.checkpoint import load_model
 
     name, value, _ = BARS[op]
-    default = load_model("default", device="cpu") if net.mode == "on-default" else None
+    default = load_model("default", device="cpu") if net.mode in DEFAULT_BASED else None
     gains = []
     for seed, path in enumerate(list_images(data)):
         clean = read_image(path)
@@ -217,6 +232,7 @@ def main() -> None:
         results[key] = {"op": op, "mode": mode, "norm": "instance norm" if norm else "none", "steps": args.steps,
                         "minutes": round(seconds / 60, 1), "gain": round(gain(net, span, op, args.data), 2)}
         write()  # after every run: a long run stopped early keeps what it measured
+    write()
 
 
 if __name__ == "__main__":
