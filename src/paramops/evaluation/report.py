@@ -54,9 +54,9 @@ SHIPPED = (
     "decoupled-rtv",
 )
 # Models kept in ``<weights>/analysis/``: trained for a table, not shipped.
-ANALYSIS = ("unseen-l0", "restore-w32", "default-detail", "default-restore-head")
 # The default given the head of scripts/plain_restorer.py's "head" control (thirteenth session).
 HEADED = "default-restore-head"
+ANALYSIS = ("unseen-l0", "restore-w32", "default-detail", HEADED)
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
 ONE_OPERATOR = {"l0": "decoupled-l0", "rtv": "decoupled-rtv", "denoise": "decoupled-denoise"}
@@ -533,9 +533,9 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                            " training steps for this operator would help"))
     measured = [(name, _measure(models.get(name), bar), reason) for name, reason in candidates]
     measured = [(name, value, reason) for name, value, reason in measured if value is not None]
-    best = max([bar.ours, *(value for _, value, _ in measured)])
-    headed = _measure(models.get(HEADED), bar)
-    control = _plain_text(bar.op, plain.get(bar.op, {}), best, headed) if restoration else ""
+    values = {name: value for name, value, _ in measured}
+    control = (_plain_text(bar.op, plain.get(bar.op, {}), max([bar.ours, *values.values()]), values.get(HEADED))
+               if restoration else "")
     better = [(value, name, reason) for name, value, reason in measured if value - bar.ours > 0.5]
     if better:
         value, name, reason = max(better)

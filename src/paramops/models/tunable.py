@@ -146,8 +146,7 @@ class TunableNet(BaseNet):
             if norm.name in tuned_norms:
                 targets.update(norm_targets(norm.name, norm.channels))
         self.tone_curve = config["tone_curve"]
-        if isinstance(self.tone_curve, bool) or not isinstance(self.tone_curve, int) or self.tone_curve < 0 \
-                or self.tone_curve == 1:
+        if not _is_count(self.tone_curve) or self.tone_curve == 1:
             raise ValueError(f"tone_curve is the number of the tone curve's knots: 0 (no tone head) or at least 2, "
                              f"got {self.tone_curve!r}")
         if self.tone_curve:
@@ -155,11 +154,11 @@ class TunableNet(BaseNet):
                 raise ValueError("tone_curve needs residual: true (the tone head is a residual term)")
             targets.update(tone_targets(self.tone_curve))
         self.detail_branch = config["detail_branch"]
-        if isinstance(self.detail_branch, bool) or not isinstance(self.detail_branch, int) or self.detail_branch < 0:
+        if not _is_count(self.detail_branch):
             raise ValueError(f"detail_branch is the number of the detail branch's convs, 0 (none) or more, "
                              f"got {self.detail_branch!r}")
         self.detail_hidden = config["detail_hidden"]
-        if isinstance(self.detail_hidden, bool) or not isinstance(self.detail_hidden, int) or self.detail_hidden < 0:
+        if not _is_count(self.detail_hidden):
             raise ValueError(f"detail_hidden is the number of the detail readout's hidden channels, 0 (none) or more, "
                              f"got {self.detail_hidden!r}")
         if self.detail_hidden and not self.detail_branch:
@@ -565,6 +564,11 @@ class TunableNet(BaseNet):
         else:
             h = conv(features.h, weights[op.name], op)
         return h, features.skips
+
+
+def _is_count(value) -> bool:
+    """Whether an option that counts parts (knots, convs, channels) is an int of 0 or more (bools are not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _check_region(region, size: tuple[int, int]) -> tuple[int, int, int, int]:
