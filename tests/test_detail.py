@@ -48,6 +48,47 @@ def test_a_new_branch_leaves_the_network_unchanged(photo, hidden):
     np.testing.assert_array_equal(branched.apply(photo, "denoise", sigma=25), plain.apply(photo, "denoise", sigma=25))
 
 
+def test_a_new_gate_leaves_the_network_unchanged(photo):
+    """The gate starts at exactly 1: a branched network given a gate starts as the one without."""
+    branched, gated = with_live_readout(tiny(3, detail_hidden=5)), tiny(3, detail_hidden=5, detail_gate=True)
+    missing, unexpected = gated.net.load_state_dict(branched.net.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("predictor.layers.detail_gate") for k in missing) and missing
+    np.testing.assert_array_equal(gated.apply(photo, "sr", scale=3), branched.apply(photo, "sr", scale=3))
+
+
+def set_gate(model: ParamModel, value: float) -> ParamModel:
+    with torch.no_grad():
+        layer = model.net.predictor.layers["detail_gate"][-1]
+        layer.weight.zero_()
+        layer.bias.fill_(value)
+    return model
+
+
+def test_the_gate_scales_b_residual_and_not_the_readout(photo):
+    """out = x + gate * (B(x) - x) + readout: linear in the gate, and at 0 B (its trunk, head, tone) drops out."""
+    model = with_live_readout(tiny(3, detail_hidden=5, detail_gate=True))
+    out = {g: set_gate(model, g).apply(photo, "denoise", sigma=25) for g in (0.0, 0.5, 1.0)}
+    inside = np.all([(o > 0) & (o < 1) for o in out.values()], axis=0)  # apply clips to [0, 1]
+    assert inside.mean() > 0.2
+    np.testing.assert_allclose(out[0.5][inside], ((out[0.0] + out[1.0]) / 2)[inside], atol=1e-5)
+    assert np.abs(out[1.0] - out[0.0]).max() > 1e-2
+    with torch.no_grad():
+        for weight in model.net.convs.values():  # B's learned convs, not the branch's
+            weight.mul_(1.5)
+        for name, layer in model.net.predictor.layers.items():
+            if name.startswith(("conv", "tone_")):
+                layer[-1].bias.add_(0.5)
+    np.testing.assert_allclose(set_gate(model, 0.0).apply(photo, "denoise", sigma=25), out[0.0], atol=1e-6)
+    assert np.abs(set_gate(model, 1.0).apply(photo, "denoise", sigma=25) - out[1.0]).max() > 1e-2
+
+
+@pytest.mark.parametrize("config, message", [({"detail_gate": 1}, "detail_gate must be true or false"),
+                                             ({"detail_branch": 0, "detail_gate": True}, "detail_gate needs detail_branch")])
+def test_bad_gates_are_refused(config, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(**{"detail_branch": 3, **config})
+
+
 LINEAR = Readout(torch.randn(2, 3, 5, 3, 3))
 HIDDEN = Readout(torch.randn(2, 3, 4, 3, 3), torch.randn(2, 4, 5, 3, 3), torch.randn(2, 4))
 
@@ -69,10 +110,15 @@ def test_the_hidden_readout_is_two_zero_padded_convs_with_a_relu_between():
     torch.testing.assert_close(readout(features, HIDDEN), expected)
 
 
-@pytest.mark.parametrize("hidden", [0, 5])
-def test_service_renders_and_regions_equal_the_network(photo, hidden):
-    """The band head adds the readout band by band, and a region reads the branch one pixel (two) around it."""
-    model = with_live_readout(tiny(detail_hidden=hidden))
+LIVE_HEADS = pytest.mark.parametrize("hidden, gate", [(0, False), (5, False), (5, True)],
+                                     ids=["linear", "hidden", "hidden-gated"])
+
+
+@LIVE_HEADS
+def test_service_renders_and_regions_equal_the_network(photo, hidden, gate):
+    """The band head adds the readout band by band, and a region reads the branch one pixel (two) around it;
+    a gate scales conv20's taps and the tone head."""
+    model = with_live_readout(tiny(detail_hidden=hidden, detail_gate=gate))
     service = ModelService(model, device="cpu")
     service.prepare("photo", photo)
     for op, params in [("denoise", {"sigma": 25}), ("l0", {"lam": 0.05})]:
@@ -83,12 +129,12 @@ def test_service_renders_and_regions_equal_the_network(photo, hidden):
     assert np.abs(model.apply(photo, "denoise", sigma=25) - tiny(0).apply(photo, "denoise", sigma=25)).max() > 1e-2
 
 
-@pytest.mark.parametrize("hidden", [0, 5])
-def test_dask_tiles_equal_the_whole_plane(photo, hidden):
+@LIVE_HEADS
+def test_dask_tiles_equal_the_whole_plane(photo, hidden, gate):
     da = pytest.importorskip("dask.array")
     import paramops
 
-    model = with_live_readout(tiny(detail_hidden=hidden))
+    model = with_live_readout(tiny(detail_hidden=hidden, detail_gate=gate))
     image = np.rint(np.tile(photo, (2, 1, 1)) * 255).astype(np.uint8)  # 174 x 113: more than 4 tiles of 32
     chunked = paramops.apply_dask(da.from_array(image, chunks=(60, 60, 3)), "sr", model=model, tile=32).compute()
     whole = ModelService(model).apply(image, "sr")

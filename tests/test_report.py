@@ -233,6 +233,9 @@ def test_network_summary_names_what_sets_a_network_apart():
     narrow = {"arch": "tunable", "width": 32, "last_width": 8, "tuned": "conv", "skip": True}
     assert network_summary(narrow) == "tunable, width 32, last hidden conv 8 wide, tuned conv, long skip"
     assert network_summary({**narrow, "tone_curve": 16}).endswith("long skip, tone head (16 knots)")
+    detail = {**narrow, "detail_branch": 6, "detail_hidden": 32}
+    assert network_summary(detail).endswith("long skip, detail branch (6 convs, readout 32 wide)")
+    assert network_summary({**detail, "detail_gate": True}).endswith("detail branch (6 convs, readout 32 wide, gated)")
 
 
 def test_failed_whole_image_filters_are_measured_on_training_crops():

@@ -333,6 +333,15 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                              "train": {**frozen, "init": str(tmp_path / "e.pt")}})
     with pytest.raises(ValueError, match="another architecture \\(detail_hidden differ\\)"):
         train(rehidden, run_dir=tmp_path / "f", out=tmp_path / "f.pt", device="cpu", progress=False)
+    # A gate may be added to a branched network: it starts at 1, so the run starts as its init.
+    gated = parse_config({**TINY, "name": "gated", "data": data,
+                          "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2, "detail_hidden": 3,
+                                    "detail_gate": True},
+                          "train": {**frozen, "init": str(tmp_path / "e.pt")}})
+    g = load_model(train(gated, run_dir=tmp_path / "g", out=tmp_path / "g.pt", device="cpu", progress=False),
+                   device="cpu")
+    np.testing.assert_array_equal(g.apply(photo, "denoise", sigma=25), e.apply(photo, "denoise", sigma=25))
+    assert g.net.detail_gate and not e.net.detail_gate
 
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})

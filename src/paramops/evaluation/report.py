@@ -242,7 +242,8 @@ def network_summary(net: Mapping[str, object]) -> str:
     branch = ""
     if net.get("detail_branch"):
         hidden = f", readout {net['detail_hidden']} wide" if net.get("detail_hidden") else ""
-        branch = f", detail branch ({net['detail_branch']} convs{hidden})"
+        gate = ", gated" if net.get("detail_gate") else ""
+        branch = f", detail branch ({net['detail_branch']} convs{hidden}{gate})"
     extras = ((", long skip" if net.get("skip") else "")
               + (f", tone head ({net['tone_curve']} knots)" if net.get("tone_curve") else "") + branch)
     return f"{net.get('arch')}, width {net.get('width')}{narrowed}{tuned}{extras}"

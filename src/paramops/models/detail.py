@@ -23,6 +23,16 @@ given a branch starts as the one without. Without norms the branch has no
 statistics: it runs window by window with the trunk, and a window of the
 readout needs one pixel more of the branch's features around it per conv,
 nothing else.
+
+With a *gate* the readout no longer has to learn B's error where B is wrong
+(the restorations, ``docs/training.md``, fourteenth session)::
+
+    out = x + gate(p) * (B(x, p) - x) + readout(p) * branch(x)
+
+``gate`` is one number predicted from the parameters, 1 at first (so a
+network given a gate starts as the one without); it scales B's residual, its
+output conv and its tone head alike, so it folds into their weights
+(:func:`gated`) and costs nothing per pixel.
 """
 
 from __future__ import annotations
@@ -39,6 +49,9 @@ from paramops.models.predictor import Target
 READOUT = "detail.readout"
 HIDDEN = "detail.hidden"
 HIDDEN_BIAS = "detail.hidden_bias"
+GATE = "detail.gate"
+# What the gate scales besides B's output conv: the tone head's predicted colour matrix and curve.
+GATED_TONE = ("tone.color", "tone.curve")
 
 
 def branch_program(width: int, depth: int) -> tuple[Op, ...]:
@@ -123,3 +136,24 @@ def readout(features: torch.Tensor, weights: Readout, area: tuple[int, int, int,
     top, left = min(m, y0), min(m, x0)
     bottom, right = min(m, height - y1), min(m, width - x1)
     return out[..., top : out.shape[-2] - bottom, left : out.shape[-1] - right]
+
+
+def gate_target() -> dict[str, Target]:
+    """The predicted gate, exactly 1 at first for every parameter vector."""
+    return {GATE: Target((1,), mean=1.0, spread=0.0)}
+
+
+def gated(predicted: dict[str, torch.Tensor], output_conv: str, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The predictor's ``predicted`` tensors with the gate folded into B's residual.
+
+    ``weight`` is B's learned output conv ``output_conv``; it comes back per
+    sample, times the gate, under that name, as a predicted conv does. The
+    tone head's colour matrix and curve are scaled too; the readout is not.
+    """
+    gate = predicted[GATE]  # (N, 1)
+    folded = {output_conv: gate.view(-1, 1, 1, 1, 1) * weight}
+    for name in GATED_TONE:
+        if name in predicted:
+            value = predicted[name]
+            folded[name] = gate.view(-1, *[1] * (value.dim() - 1)) * value
+    return {**predicted, **folded}

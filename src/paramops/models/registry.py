@@ -36,16 +36,17 @@ COMMON = {
 # identifies a network's function (weights_digest), so adding one does not
 # invalidate every cached score.
 LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0, "detail_branch": 0,
-                  "detail_hidden": 0}
+                  "detail_hidden": 0, "detail_gate": False}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
     # tuned_channels: how many of conv19's input channels "conv_in" predicts;
     # norm_windows: [window, stride] of instance norm's windows (paramops.models.windows);
     # tone_curve: knots of the tone head's curve, 0 for none (paramops.models.tone);
     # detail_branch: convs of the norm-free full-resolution branch, 0 for none (paramops.models.detail);
-    # detail_hidden: hidden channels of its predicted readout, 0 for a single conv
+    # detail_hidden: hidden channels of its predicted readout, 0 for a single conv;
+    # detail_gate: B's residual scaled by a factor predicted from the parameters, the readout's not
     "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None,
-                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0},
+                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0, "detail_gate": False},
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's
@@ -135,7 +136,8 @@ def build_model(config: Mapping) -> nn.Module:
     "separable"), ``expand``, ``last_width``, ``skip``; for "decoupled" and "tunable"
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
     ``tuned`` and ``tuned_channels`` (see :mod:`paramops.models.tunable`),
-    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden`` and ``preset`` ("realtime").
+    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden``, ``detail_gate`` and ``preset``
+    ("realtime").
     """
     from paramops.models.decoupled import DecoupledNet
     from paramops.models.paramchannel import ParamChannelNet

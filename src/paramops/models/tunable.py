@@ -75,6 +75,8 @@ from paramops.models.base import (
 from paramops.models.detail import (
     branch_program,
     branch_weights,
+    gate_target,
+    gated,
     readout,
     readout_margin,
     readout_targets,
@@ -172,6 +174,13 @@ class TunableNet(BaseNet):
             targets.update(readout_targets(config["width"], self.detail_hidden))
             self.detail_ops = branch_program(config["width"], self.detail_branch)
             self.detail_convs = branch_weights(self.detail_ops)
+        self.detail_gate = config["detail_gate"]
+        if not isinstance(self.detail_gate, bool):
+            raise ValueError(f"detail_gate must be true or false, got {self.detail_gate!r}")
+        if self.detail_gate:
+            if not self.detail_branch:
+                raise ValueError("detail_gate needs detail_branch: the gate scales B's residual beside the branch's")
+            targets.update(gate_target())
         self.predictor = WeightPredictor(self.param_dim, targets, kind=config["fc"], hidden=config["fc_hidden"])
 
         predicted = {spec.name for spec in tuned_convs if self.tuned in ("conv", "convs")}
@@ -228,6 +237,18 @@ class TunableNet(BaseNet):
             return (1, *shape[1:])
         return shape
 
+    def predict(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The weight predictor's tensors for ``p`` (N, param_dim), with the detail gate folded in where there is one.
+
+        The gate then appears as B's output conv, per sample, and as the tone
+        head's scaled colour matrix and curve (:func:`~paramops.models.detail.gated`).
+        """
+        predicted = self.predictor(p)
+        if not self.detail_gate:
+            return predicted
+        name = self.output_conv.name
+        return gated(predicted, name, self.convs[name])
+
     def _affines(self, predicted: dict[str, torch.Tensor] | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         affines = {name: (self.norm_scale[name], self.norm_shift[name]) for name in self.norm_scale}
         for name in predicted or {}:
@@ -265,7 +286,7 @@ class TunableNet(BaseNet):
                 features.cdf = cdf
             return self.head(features, p)
         h = self.prepare(x, p)
-        predicted = self.predictor(p)
+        predicted = self.predict(p)
         h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
         if self.detail_branch:
             features = run_branch(self.detail_ops, self.detail_convs, pad_even(network_input(x)))
@@ -506,7 +527,7 @@ class TunableNet(BaseNet):
         if features.batch == 1 and p.dim() == 2 and p.shape[0] > 1:
             features = features.expand(p.shape[0])
         check_params(p, self.param_dim, features.batch)
-        predicted = self.predictor(p)
+        predicted = self.predict(p)
         weights, affines = self._weights(predicted), self._affines(predicted)
         known = {}
         if self.moment_head:

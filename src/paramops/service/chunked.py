@@ -146,7 +146,7 @@ def _program(net: torch.nn.Module, p: torch.Tensor):
     from paramops.models.tunable import TunableNet
 
     if isinstance(net, TunableNet):
-        predicted = net.predictor(p)
+        predicted = net.predict(p)
         return net._assembled(net._weights(predicted)), net._affines(predicted), None, predicted
     affines = {name: (net.norm_scale[name], net.norm_shift[name]) for name in net.norm_scale}
     if isinstance(net, DecoupledNet):

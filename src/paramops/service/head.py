@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 
 from paramops.models.base import RELU, Conv, Norm
-from paramops.models.detail import Readout, readout, readout_weights
+from paramops.models.detail import GATE, Readout, readout, readout_weights
 from paramops.models.features import TrunkFeatures
 from paramops.models.layers import NORM_EPS, input_slice_stats
 from paramops.models.tunable import TunableNet
@@ -164,7 +164,7 @@ class BandHead:
 
     def coefficients(self, features: TrunkFeatures, p: torch.Tensor) -> Coefficients:
         """What :meth:`render` needs for the parameter vector ``p`` (1, param_dim); see :class:`Coefficients`."""
-        everything = self.net.predictor(p)
+        everything = self.net.predict(p)
         predicted = everything[self.first.name]  # (1, C, J, k, k)
         base = (lambda image: self.net.residual_base(image, features.cdf, everything)) if self.net.tone_curve else None
         detail = readout_weights(everything) if self.net.detail_branch else None
@@ -173,15 +173,16 @@ class BandHead:
         b = self.norm_shift - mean * a
         channels = a.shape[-1]
         w = predicted[0].reshape(channels, -1)
+        taps = self.taps if GATE not in everything else self.taps * everything[GATE][0]
         if features.windows is not None:
-            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), self.taps, torch.cat([a, b], -1), base,
+            return Coefficients(torch.cat([w, w.new_zeros(channels, 1)], dim=1), taps, torch.cat([a, b], -1), base,
                                 detail)
         a, b = a[0], b[0]
         s = self.sign
         live = s != 0
         offset = torch.where(live, s * (b / torch.where(live, a, 1.0)), b)
         gain = torch.where(live, a.abs(), 1.0)
-        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), self.taps * gain[None, :], None, base,
+        return Coefficients(torch.cat([w * s[:, None], offset[:, None]], dim=1), taps * gain[None, :], None, base,
                             detail)
 
     def render(self, features: TrunkFeatures, p: torch.Tensor, window: Window, sink: Sink) -> None:

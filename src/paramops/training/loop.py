@@ -93,7 +93,7 @@ def as_batch(images: np.ndarray, device):
 
 # The state-dict names of the tone head's predictor layers ("tone.color", "tone.curve" in the predictor).
 TONE_PARAMETERS = "predictor.layers.tone_"
-# Those of the detail branch: its convs and its readout's predictor layer.
+# Those of the detail branch: its convs and the predictor layers of its readout and gate.
 DETAIL_PARAMETERS = ("detail_convs.", "predictor.layers.detail_")
 
 
@@ -101,17 +101,19 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
-    tone head or a detail branch (hidden readout and all) may start from one
-    without: both start as identities, so the run starts from ``start``'s function.
+    tone head, a detail branch (hidden readout and all) or a detail gate may
+    start from one without: each starts as an identity, so the run starts from
+    ``start``'s function.
     """
-    from paramops.models.registry import build_model, resolve_config
+    from paramops.models.registry import LATER_DEFAULTS, build_model, resolve_config
 
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
-    added = {key: theirs.get(key, 0) for key in ("tone_curve", "detail_branch") if not theirs.get(key) and ours.get(key)}
+    added = {key: LATER_DEFAULTS[key] for key in ("tone_curve", "detail_branch", "detail_gate")
+             if not theirs.get(key) and ours.get(key)}
     if "detail_branch" in added and ours.get("detail_hidden"):  # a hidden readout comes with its branch, never after
-        added["detail_hidden"] = 0
+        added["detail_hidden"] = LATER_DEFAULTS["detail_hidden"]
     differ = sorted(k for k in ours.keys() | theirs.keys()
                     if k not in {"norm_windows", *added} and ours.get(k) != theirs.get(k))
     if differ:
