@@ -171,6 +171,20 @@ def test_closing_names_the_restorations_alone_where_they_do_better():
     assert "No other model does much better (restore-w32 0.80 dB)" in deblock
 
 
+def test_closing_of_a_gated_default_says_its_head_holds_the_control_s_shape():
+    from paramops.evaluation.report import GATED_HEAD, _bars_section
+
+    default = _fake_default({op: 32.0 for op in operators("filter")}, {("sr", 2.0): 1.25})
+    lines = _bars_section({"default": default, "restore-w32": _fake_default({}, {("sr", 2.0): 0.67})}, {})
+    sr = next(line for line in lines if line.startswith("- sr"))
+    assert "not a longer run" in sr and GATED_HEAD not in sr
+    default.model.config.update(detail_branch=6, detail_hidden=32, detail_gate=True)
+    lines = _bars_section({"default": default, "restore-w32": _fake_default({}, {("sr", 2.0): 0.67})}, {})
+    sr = next(line for line in lines if line.startswith("- sr"))
+    assert "No other model does much better (restore-w32 0.67 dB). The default's head already holds" in sr
+    assert sr.endswith(GATED_HEAD) and "not a longer run" not in sr
+
+
 def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     import json
 

@@ -56,6 +56,12 @@ SHIPPED = (
 # Models kept in ``<weights>/analysis/``: trained for a table, not shipped.
 # The default given the head of scripts/plain_restorer.py's "head" control (thirteenth session).
 HEADED = "default-restore-head"
+# What a restoration's closing says when the default's head is the gated detail readout.
+GATED_HEAD = (" The default's head already holds what the plain control below points to: two full-resolution convs"
+              " predicted from the parameters over a blind branch, with B's residual scaled by a gate predicted from"
+              " them too, so the readout need not learn B's error where B is wrong; the branch, readout and gate were"
+              " trained on top of the frozen rest (`configs/default.yaml`; `docs/training.md`, fourteenth session,"
+              " which also measures them trained with everything learning).")
 ANALYSIS = ("unseen-l0", "restore-w32", "default-detail", HEADED)
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
@@ -519,11 +525,12 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                            " alone, for about as many samples of each (`configs/analysis/restore-w32.yaml`), so"
                            " sharing the network with the filters costs the default this much; a network of its own"
                            " for restoration, or a larger share of this one, would help"))
-        candidates.append(("default-detail", "it is the default with a detail branch, seven norm-free 3x3 convs at"
+        candidates.append(("default-detail", "it is the eleventh session's default with a detail branch, seven"
+                           " norm-free 3x3 convs at"
                            " full resolution in the trunk read out by a conv predicted from the parameters"
                            " (`paramops.models.detail`), trained alone on top of the frozen rest"
                            " (`configs/analysis/default-detail.yaml`), so full-resolution layers help it"))
-        candidates.append((HEADED, "it is the default with a detail branch of six convs read out by"
+        candidates.append((HEADED, "it is the eleventh session's default with a detail branch of six convs read out by"
                            " two convs predicted from the parameters, a hidden layer with its bias and a ReLU between"
                            " (`configs/analysis/default-restore-head.yaml`), trained alone on top of the frozen rest:"
                            " full-resolution layers that know the parameter, in the head where cheap tuning allows"
@@ -543,6 +550,9 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
         short = ", still short of the bar" if value < bar.need else ""
         return text + f" {name} reaches {value:.2f} dB{short}: {reason}." + control
     compared = [f"{name} {value:.2f} dB" for name, value, _ in measured]
+    if restoration and default.model.config.get("detail_gate"):
+        lead = f" No other model does much better ({', '.join(compared)})." if compared else ""
+        return text + lead + GATED_HEAD + control
     if compared:
         text += f" No other model does much better ({', '.join(compared)}), so what would close it is"
     else:

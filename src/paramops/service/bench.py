@@ -25,7 +25,7 @@ import numpy as np
 
 # The shipped default's architecture (configs/default.yaml), for timing without its weights.
 DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8,
-                "norm_windows": [96, 64], "tone_curve": 16}
+                "norm_windows": [96, 64], "tone_curve": 16, "detail_branch": 6, "detail_hidden": 32, "detail_gate": True}
 
 
 def bench_model(model=None, device=None):
