@@ -300,7 +300,8 @@ class Coefficients(NamedTuple):
     taps times ``|a|``. Over windows (``norm_windows``) norm19 differs from
     pixel to pixel, so ``wb`` is ``[w | 0]``, ``taps`` conv20's own, and
     ``window_norms`` (1, windows, 2C) each window's scales and shifts, blended
-    per pixel as the trunk blended the windows. ``base``: with a tone head,
+    per pixel as the trunk blended the windows. With a detail gate ``taps``
+    are also times the gate (:mod:`paramops.models.detail`). ``base``: with a tone head,
     what turns a window of the image into the residual base it adds
     (:meth:`TunableNet.residual_base` with these parameters). ``detail``: with
     a detail branch, its predicted readout (:mod:`paramops.models.detail`).
