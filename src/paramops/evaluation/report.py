@@ -59,9 +59,8 @@ HEADED = "default-restore-head"
 # What a restoration's closing says when the default's head is the gated detail readout.
 GATED_HEAD = (" The default's head already holds what the plain control below points to: two full-resolution convs"
               " predicted from the parameters over a blind branch, with B's residual scaled by a gate predicted from"
-              " them too, so the readout need not learn B's error where B is wrong; the branch, readout and gate were"
-              " trained on top of the frozen rest (`configs/default.yaml`; `docs/training.md`, fourteenth session,"
-              " which also measures them trained with everything learning).")
+              " them too, so the readout need not learn B's error where B is wrong (`configs/default.yaml`;"
+              " `docs/training.md`, fourteenth session).")
 ANALYSIS = ("unseen-l0", "restore-w32", "default-detail", HEADED)
 NOT_TRAINED = "not trained yet"
 # Models trained on one operator over its range: Table III's "#ope. = 1".
