@@ -172,3 +172,16 @@ def test_the_branch_counts_in_the_trunk_and_its_readout_in_the_head():
     head_h, total_h = conv_macs(tiny(3, detail_hidden=5).net, 16, 16)
     hidden = (5 * width + 3 * 5) * 9 * pixels
     assert (head_h - head, total_h - total) == (hidden, hidden + branch)
+
+
+def test_the_service_s_memory_estimate_counts_the_branch_s_features(photo):
+    """ModelService sizes its whole-image trunks from feature_bytes: the branch's features are as big as h."""
+    from paramops.service.trunk import feature_bytes
+
+    for model in (tiny(0), tiny(3)):
+        x = torch.from_numpy(photo).permute(2, 0, 1)[None]
+        features = model.net.trunk(x)
+        spatial = sum(t.numel() * t.element_size() for t in [*features.spatial(), features.image])
+        pixels = features.h.shape[-2] * features.h.shape[-1]
+        assert feature_bytes(model.net, pixels, torch.float32) >= spatial
+    assert feature_bytes(tiny(3).net, 1, torch.float32) - feature_bytes(tiny(0).net, 1, torch.float32) == 4 * 8

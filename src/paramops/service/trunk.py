@@ -294,17 +294,18 @@ def whole_bytes(net: TunableNet, pixels: int) -> int:
 
 
 def feature_bytes(net: TunableNet, pixels: int, storage_dtype: torch.dtype) -> int:
-    """Bytes per image of the features (image, ``h``, ``fixed``), ignoring half-resolution skips.
+    """Bytes per image of the features (image, ``h``, ``fixed``, the detail branch's), ignoring half-resolution skips.
 
     ``storage_dtype`` is that of the largest of them, as in :func:`trunk_streamed`.
     """
     spec = net.tuning_conv
     element = torch.empty((), dtype=storage_dtype).element_size()
+    detail = element * net.config["width"] if net.detail_branch else 0  # the branch is as wide as the trunk
     if net.tuned == "conv_in":
-        return pixels * (12 + 4 * net.tuned_channels + element * spec.cout)
+        return pixels * (12 + 4 * net.tuned_channels + element * spec.cout + detail)
     if net.tuned == "conv_out":
-        return pixels * (12 + 4 * spec.cin + element * (spec.cout - 1))
-    return pixels * (12 + element * max(spec.cin, spec.cout))
+        return pixels * (12 + 4 * spec.cin + element * (spec.cout - 1) + detail)
+    return pixels * (12 + element * max(spec.cin, spec.cout) + detail)
 
 
 def stage_halo(net: TunableNet) -> int:
