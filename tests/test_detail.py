@@ -184,4 +184,4 @@ def test_the_service_s_memory_estimate_counts_the_branch_s_features(photo):
         spatial = sum(t.numel() * t.element_size() for t in [*features.spatial(), features.image])
         pixels = features.h.shape[-2] * features.h.shape[-1]
         assert feature_bytes(model.net, pixels, torch.float32) >= spatial
-    assert feature_bytes(tiny(3).net, 1, torch.float32) - feature_bytes(tiny(0).net, 1, torch.float32) == 4 * 8
+    assert feature_bytes(tiny(3).net, 1, torch.float32) - feature_bytes(tiny(0).net, 1, torch.float32) == 4 * CONFIG["width"]

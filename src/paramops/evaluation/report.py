@@ -525,13 +525,13 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                            " sharing the network with the filters costs the default this much; a network of its own"
                            " for restoration, or a larger share of this one, would help"))
         candidates.append(("default-detail", "it is the eleventh session's default with a detail branch, seven"
-                           " norm-free 3x3 convs at"
-                           " full resolution in the trunk read out by a conv predicted from the parameters"
-                           " (`paramops.models.detail`), trained alone on top of the frozen rest"
+                           " norm-free 3x3 convs at full resolution in the trunk read out by a conv predicted from the"
+                           " parameters (`paramops.models.detail`), trained alone on top of the frozen rest"
                            " (`configs/analysis/default-detail.yaml`), so full-resolution layers help it"))
-        candidates.append((HEADED, "it is the eleventh session's default with a detail branch of six convs read out by"
-                           " two convs predicted from the parameters, a hidden layer with its bias and a ReLU between"
-                           " (`configs/analysis/default-restore-head.yaml`), trained alone on top of the frozen rest:"
+        candidates.append((HEADED, "it is the eleventh session's default with a detail branch of six convs read"
+                           " out by two convs predicted from the parameters, a hidden layer with its bias and a ReLU"
+                           " between (`configs/analysis/default-restore-head.yaml`), trained alone on top of the frozen"
+                           " rest:"
                            " full-resolution layers that know the parameter, in the head where cheap tuning allows"
                            " them"))
     if bar.op in ONE_OPERATOR:

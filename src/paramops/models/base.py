@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from paramops.models.layers import Stats, apply_norm, conv, instance_stats, network_input, pad_even
-from paramops.models.tone import luminance_cdf, tone_offset
+from paramops.models.tone import COLOR, CURVE, luminance_cdf, tone_offset
 
 PAPER_DILATIONS = (2, 4, 4, 8, 8, 16, 1)
 IMAGE_CHANNELS = 3
@@ -335,7 +335,7 @@ class BaseNet(nn.Module):
         """
         if not self.tone_curve or image is None:
             return image
-        return tone_offset(image, cdf.to(image.dtype), predicted["tone.color"], predicted["tone.curve"])
+        return tone_offset(image, cdf.to(image.dtype), predicted[COLOR], predicted[CURVE])
 
     def finish(self, out: torch.Tensor, image: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
         """Crop the padding away and add the offset: the input image (residual) or mid-grey.

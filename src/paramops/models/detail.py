@@ -45,13 +45,12 @@ import torch.nn as nn
 from paramops.models.base import IMAGE_CHANNELS, INPUT_CHANNELS, RELU, Conv, Op, he_std, run_ops
 from paramops.models.layers import conv
 from paramops.models.predictor import Target
+from paramops.models.tone import COLOR, CURVE
 
 READOUT = "detail.readout"
 HIDDEN = "detail.hidden"
 HIDDEN_BIAS = "detail.hidden_bias"
 GATE = "detail.gate"
-# What the gate scales besides B's output conv: the tone head's predicted colour matrix and curve.
-GATED_TONE = ("tone.color", "tone.curve")
 
 
 def branch_program(width: int, depth: int) -> tuple[Op, ...]:
@@ -152,7 +151,7 @@ def gated(predicted: dict[str, torch.Tensor], output_conv: str, weight: torch.Te
     """
     gate = predicted[GATE]  # (N, 1)
     folded = {output_conv: gate.view(-1, 1, 1, 1, 1) * weight}
-    for name in GATED_TONE:
+    for name in (COLOR, CURVE):
         if name in predicted:
             value = predicted[name]
             folded[name] = gate.view(-1, *[1] * (value.dim() - 1)) * value

@@ -27,6 +27,9 @@ from paramops.models.predictor import Target
 
 LEVELS = 256
 LUMA = (0.299, 0.587, 0.114)
+# The predictor's names for the head's colour matrix and curve.
+COLOR = "tone.color"
+CURVE = "tone.curve"
 
 
 def luminance_levels(x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +63,7 @@ def luminance_cdf(x: torch.Tensor) -> torch.Tensor:
 
 def tone_targets(knots: int) -> dict[str, Target]:
     """The predicted colour matrix and curve; both start at zero, so the head starts as a plain residual."""
-    return {"tone.color": Target((3, 3), spread=0.0), "tone.curve": Target((knots,), spread=0.0)}
+    return {COLOR: Target((3, 3), spread=0.0), CURVE: Target((knots,), spread=0.0)}
 
 
 def tone_offset(image: torch.Tensor, cdf: torch.Tensor, color: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:

@@ -300,12 +300,14 @@ def feature_bytes(net: TunableNet, pixels: int, storage_dtype: torch.dtype) -> i
     """
     spec = net.tuning_conv
     element = torch.empty((), dtype=storage_dtype).element_size()
-    detail = element * net.config["width"] if net.detail_branch else 0  # the branch is as wide as the trunk
     if net.tuned == "conv_in":
-        return pixels * (12 + 4 * net.tuned_channels + element * spec.cout + detail)
-    if net.tuned == "conv_out":
-        return pixels * (12 + 4 * spec.cin + element * (spec.cout - 1) + detail)
-    return pixels * (12 + element * max(spec.cin, spec.cout) + detail)
+        per_pixel = 12 + 4 * net.tuned_channels + element * spec.cout
+    elif net.tuned == "conv_out":
+        per_pixel = 12 + 4 * spec.cin + element * (spec.cout - 1)
+    else:
+        per_pixel = 12 + element * max(spec.cin, spec.cout)
+    detail = element * net.config["width"] if net.detail_branch else 0  # the branch is as wide as the trunk
+    return pixels * (per_pixel + detail)
 
 
 def stage_halo(net: TunableNet) -> int:
