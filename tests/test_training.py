@@ -342,6 +342,16 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                    device="cpu")
     np.testing.assert_array_equal(g.apply(photo, "denoise", sigma=25), e.apply(photo, "denoise", sigma=25))
     assert g.net.detail_gate and not e.net.detail_gate
+    # The branch may grow: its new convs copy their input, so the run starts as its init.
+    deeper = parse_config({**TINY, "name": "deeper", "data": data,
+                           "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 4, "detail_hidden": 3,
+                                     "detail_gate": True},
+                           "train": {**frozen, "init": str(tmp_path / "g.pt")}})
+    h = load_model(train(deeper, run_dir=tmp_path / "i", out=tmp_path / "i.pt", device="cpu", progress=False),
+                   device="cpu")
+    smooth = photo.astype(np.float32) / 255
+    np.testing.assert_allclose(h.apply(smooth, "denoise", sigma=25), g.apply(smooth, "denoise", sigma=25), atol=1e-5)
+    assert h.net.detail_branch == 4
 
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})

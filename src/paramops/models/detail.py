@@ -67,6 +67,23 @@ def branch_weights(ops: tuple[Op, ...]) -> nn.ParameterDict:
                              for op in ops if isinstance(op, Conv)})
 
 
+def deepen(weights: nn.ParameterDict, ops: tuple[Op, ...], depth: int) -> None:
+    """Make the branch's convs after its first ``depth`` pass their input through, so the branch is the one
+    of ``depth`` convs.
+
+    Each conv's input is a ReLU's, never negative, so a conv that copies it
+    and the ReLU after it change nothing: a branch grown this way starts as
+    the shallower one, and training makes the new convs more than copies.
+    """
+    if depth < 1:
+        raise ValueError(f"a branch grows from one of 1 conv or more, got {depth}")
+    for op in [op for op in ops if isinstance(op, Conv)][depth:]:
+        copy = torch.zeros(op.weight_shape)
+        copy[range(op.cout), range(op.cin), op.k // 2, op.k // 2] = 1.0
+        with torch.no_grad():
+            weights[op.name].copy_(copy)
+
+
 class Readout(NamedTuple):
     """The predicted readout: ``out`` (B, 3, C', 3, 3); with a hidden layer, ``hidden`` (B, C', C, 3, 3) and
     ``hidden_bias`` (B, C') before it, C' the hidden channels (``out`` reads C channels without)."""

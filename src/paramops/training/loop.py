@@ -102,9 +102,11 @@ def _initial_weights(config: RunConfig, start, net) -> None:
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
     tone head, a detail branch (hidden readout and all) or a detail gate may
-    start from one without: each starts as an identity, so the run starts from
-    ``start``'s function.
+    start from one without, and one with a deeper branch from one with a
+    shallower: each starts as an identity, so the run starts from ``start``'s
+    function.
     """
+    from paramops.models.detail import deepen
     from paramops.models.registry import LATER_DEFAULTS, build_model, resolve_config
 
     if start.encoding != config.encoding():
@@ -114,15 +116,19 @@ def _initial_weights(config: RunConfig, start, net) -> None:
              if not theirs.get(key) and ours.get(key)}
     if "detail_branch" in added and ours.get("detail_hidden"):  # a hidden readout comes with its branch, never after
         added["detail_hidden"] = LATER_DEFAULTS["detail_hidden"]
+    if 0 < (theirs.get("detail_branch") or 0) < (ours.get("detail_branch") or 0):  # new convs after the last
+        added["detail_branch"] = theirs["detail_branch"]
     differ = sorted(k for k in ours.keys() | theirs.keys()
                     if k not in {"norm_windows", *added} and ours.get(k) != theirs.get(k))
     if differ:
         raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
     missing, _ = net.load_state_dict(start.net.state_dict(), strict=not added)
-    # Only what the added options add may be missing: the rest is in a network without them.
+    # Only what the added or grown options add may be missing: the rest is in a network as ``start`` is.
     lacking = [key for key in missing if key in build_model({**ours, **added}).state_dict()] if added else []
     if lacking:
         raise ValueError(f"train.init {config.train.init!r} lacks weights {', '.join(lacking)}")
+    if added.get("detail_branch"):
+        deepen(net.detail_convs, net.detail_ops, added["detail_branch"])
 
 
 def on_patches(net, x, p, cdfs: np.ndarray):
