@@ -8,7 +8,7 @@ import torch
 from skimage import data
 
 from paramops.models import ParamEncoding, ParamModel, build_model
-from paramops.models.detail import Readout, readout
+from paramops.models.detail import Readout, deepen, readout
 from paramops.operators.registry import operators
 from paramops.service import ModelService
 
@@ -54,6 +54,20 @@ def test_a_new_gate_leaves_the_network_unchanged(photo):
     missing, unexpected = gated.net.load_state_dict(branched.net.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("predictor.layers.detail_gate") for k in missing) and missing
     np.testing.assert_array_equal(gated.apply(photo, "sr", scale=3), branched.apply(photo, "sr", scale=3))
+
+
+def test_a_branch_grown_by_copying_convs_leaves_the_network_unchanged(photo):
+    """New convs after the branch's last copy their input (a ReLU's, never negative): a deeper branch starts as
+    the shallower one, whatever the branch's weights."""
+    shallow, deep = with_live_readout(tiny(3, detail_hidden=5)), tiny(5, detail_hidden=5)
+    missing, unexpected = deep.net.load_state_dict(shallow.net.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["detail_convs.detail4", "detail_convs.detail5"]
+    assert not np.allclose(deep.apply(photo, "denoise", sigma=25), shallow.apply(photo, "denoise", sigma=25))
+    deepen(deep.net.detail_convs, deep.net.detail_ops, 3)
+    np.testing.assert_allclose(deep.apply(photo, "denoise", sigma=25), shallow.apply(photo, "denoise", sigma=25),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="1 conv or more"):
+        deepen(deep.net.detail_convs, deep.net.detail_ops, 0)
 
 
 def set_gate(model: ParamModel, value: float) -> ParamModel:
