@@ -8,7 +8,8 @@ import torch
 from skimage import data
 
 from paramops.models import ParamEncoding, ParamModel, build_model
-from paramops.models.detail import Readout, deepen, readout
+from paramops.models.detail import Readout, closed_channels, deepen, readout, revive
+from paramops.models.layers import network_input
 from paramops.operators.registry import operators
 from paramops.service import ModelService
 
@@ -68,6 +69,23 @@ def test_a_branch_grown_by_copying_convs_leaves_the_network_unchanged(photo):
                                atol=1e-5)
     with pytest.raises(ValueError, match="1 conv or more"):
         deepen(deep.net.detail_convs, deep.net.detail_ops, 0)
+
+
+def test_revived_channels_open_and_leave_the_network_unchanged(photo):
+    """A channel closed everywhere is drawn again and read with zero weights: it opens, and nothing else changes."""
+    model = with_live_readout(tiny(3, detail_hidden=5))
+    convs = model.net.detail_convs
+    with torch.no_grad():
+        convs["detail2"][0] = -convs["detail2"][0].abs()  # reads detail1's ReLUs, never negative: never opens
+    before = model.apply(photo, "denoise", sigma=25)
+    inp = network_input(torch.from_numpy(photo).permute(2, 0, 1)[None])
+    closed = closed_channels(model.net.detail_ops, convs, [inp])
+    assert closed["detail2"][0] and not closed["detail1"].any()
+    revived = revive(model.net.detail_ops, convs, closed, torch.Generator().manual_seed(0))
+    assert revived == {"detail1": 0, "detail2": int(closed["detail2"].sum())}  # the last conv's are the readout's
+    assert not closed_channels(model.net.detail_ops, convs, [inp])["detail2"][0]
+    assert not convs["detail3"][:, 0].any()
+    np.testing.assert_allclose(model.apply(photo, "denoise", sigma=25), before, atol=1e-5)
 
 
 def set_gate(model: ParamModel, value: float) -> ParamModel:

@@ -85,6 +85,10 @@ def test_config_errors_name_the_problem():
     with pytest.raises(ValueError, match="layout"):
         parse_config({**TINY, "encoding_layout": "binary"})
     assert parse_config(TINY).encoding().layout == "onehot"
+    with pytest.raises(ValueError, match="train.revive must be true or false"):
+        parse_config({**TINY, "train": {**TINY["train"], "revive": "yes"}})
+    with pytest.raises(ValueError, match="no detail branch"):
+        parse_config({**TINY, "train": {**TINY["train"], "revive": True}})
 
 
 def test_shipped_configs_parse_and_build():
@@ -352,6 +356,13 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     smooth = photo.astype(np.float32) / 255
     np.testing.assert_allclose(h.apply(smooth, "denoise", sigma=25), g.apply(smooth, "denoise", sigma=25), atol=1e-5)
     assert h.net.detail_branch == 4
+    # train.revive draws the branch's never-open channels again at the start, and says how many in its log.
+    revived = parse_config({**TINY, "name": "revived", "data": data, "model": dict(deeper.model),
+                            "train": {**frozen, "init": str(tmp_path / "i.pt"), "revive": True}})
+    r = load_model(train(revived, run_dir=tmp_path / "r", out=tmp_path / "r.pt", device="cpu", progress=False),
+                   device="cpu")
+    counts = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])["revived"]
+    assert r.meta["revive"] and set(counts) == {"detail1", "detail2", "detail3"}
 
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})

@@ -14,7 +14,8 @@ Example (``configs/default.yaml``)::
             init: null,           # a model name or checkpoint to start from (fine-tuning)
             op_weights: {},       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
             tone_lr: null,        # the tone head's learning rate (model.tone_curve), default lr
-            detail_lr: null}      # the detail branch's (model.detail_branch), default lr
+            detail_lr: null,      # the detail branch's (model.detail_branch), default lr
+            revive: false}        # draw the branch's never-open channels again at the start
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class TrainConfig:
     op_weights: Mapping[str, float] = field(default_factory=dict)
     tone_lr: float | None = None
     detail_lr: float | None = None
+    revive: bool = False
 
     def lr_at(self, step: int, base: float | None = None) -> float:
         """The learning rate of the step schedule after ``step`` steps, starting from ``base`` (default ``lr``)."""
@@ -110,6 +112,10 @@ def parse_config(raw: Mapping) -> RunConfig:
             raise ValueError(f"train.{key} must be a positive number, got {value!r}")
         if not raw["model"].get(option):
             raise ValueError(f"train.{key} is set but the model has no {part} (model.{option})")
+    if not isinstance(train.revive, bool):
+        raise ValueError(f"train.revive must be true or false, got {train.revive!r}")
+    if train.revive and not raw["model"].get("detail_branch"):
+        raise ValueError("train.revive is set but the model has no detail branch (model.detail_branch)")
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),

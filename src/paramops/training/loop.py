@@ -131,6 +131,26 @@ def _initial_weights(config: RunConfig, start, net) -> None:
         deepen(net.detail_convs, net.detail_ops, added["detail_branch"])
 
 
+# Training inputs whose branch activations decide which channels are closed (train.revive).
+REVIVE_PROBES = 2000
+
+
+def _revive(net, inputs: np.ndarray, seed: int) -> dict[str, int]:
+    """:func:`~paramops.models.detail.revive` the branch's channels that none of ``REVIVE_PROBES`` training inputs
+    opens; how many each conv got back."""
+    import torch
+
+    from paramops.models.detail import closed_channels, revive
+    from paramops.models.layers import network_input
+
+    rng = np.random.default_rng(seed)
+    probes = np.sort(rng.choice(len(inputs), min(REVIVE_PROBES, len(inputs)), replace=False))
+    device = next(net.parameters()).device
+    batches = (network_input(as_batch(inputs[chunk], device)) for chunk in np.array_split(probes, -(-len(probes) // 100)))
+    closed = closed_channels(net.detail_ops, net.detail_convs, batches)
+    return revive(net.detail_ops, net.detail_convs, closed, torch.Generator().manual_seed(seed))
+
+
 def on_patches(net, x, p, cdfs: np.ndarray):
     """``net`` on a batch of training patches: a tone head ranks their pixels in the images they were cut from."""
     import torch
@@ -247,6 +267,7 @@ def train(
     start = load_model(tc.init, device="cpu") if tc.init else None
     if start is not None and not state_path.exists():
         _initial_weights(config, start, net)
+    revived = _revive(net, inputs, tc.seed) if tc.revive and not state_path.exists() else None
     net = net.to(dev)
     groups = _parameter_groups(net, tc)
     base_rates = [group["lr"] for group in groups]  # the schedule rewrites the groups' own
@@ -287,6 +308,8 @@ def train(
     stop = tc.steps if max_steps is None else min(tc.steps, step + max_steps)
     bar = tqdm(total=tc.steps, initial=step, desc=f"train {config.name}", disable=not progress, dynamic_ncols=True)
     log = open(run_dir / "log.jsonl", "a")
+    if revived is not None:
+        log.write(json.dumps({"revived": revived}) + "\n")
     smoothed = None
     net.train()
     try:
@@ -331,6 +354,8 @@ def train(
         meta["init"] = {"from": str(tc.init), **_training_so_far(start.meta)}
     if tc.op_weights:
         meta["op_weights"] = dict(tc.op_weights)
+    if tc.revive:
+        meta["revive"] = True
     for key in ("tone_lr", "detail_lr"):
         if getattr(tc, key) is not None:
             meta[key] = getattr(tc, key)
