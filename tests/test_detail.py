@@ -8,10 +8,11 @@ import torch
 from skimage import data
 
 from paramops.models import ParamEncoding, ParamModel, build_model
-from paramops.models.detail import Readout, closed_channels, deepen, readout, revive
+from paramops.models.detail import Readout, readout
 from paramops.models.layers import network_input
 from paramops.operators.registry import operators
 from paramops.service import ModelService
+from paramops.training.branch import closed_channels, deepen, revive
 
 OPS = tuple(operators())
 CONFIG = {"arch": "tunable", "width": 8, "dilations": [1, 2], "residual": True, "tuned": "conv", "last_width": 4,

@@ -106,7 +106,7 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     shallower: each starts as an identity, so the run starts from ``start``'s
     function.
     """
-    from paramops.models.detail import deepen
+    from paramops.training.branch import deepen
     from paramops.models.registry import LATER_DEFAULTS, build_model, resolve_config
 
     if start.encoding != config.encoding():
@@ -136,11 +136,11 @@ REVIVE_PROBES = 2000
 
 
 def _revive(net, inputs: np.ndarray, seed: int) -> dict[str, int]:
-    """:func:`~paramops.models.detail.revive` the branch's channels that none of ``REVIVE_PROBES`` training inputs
+    """:func:`~paramops.training.branch.revive` the branch's channels that none of ``REVIVE_PROBES`` training inputs
     opens; how many each conv got back."""
     import torch
 
-    from paramops.models.detail import closed_channels, revive
+    from paramops.training.branch import closed_channels, revive
     from paramops.models.layers import network_input
 
     rng = np.random.default_rng(seed)
