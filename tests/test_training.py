@@ -289,6 +289,12 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     # At a zero rate Adam leaves the weights where they started: the exported
     # model must then be the initial checkpoint's.
     frozen = {**TINY["train"], "lr": 0.0, "init": str(first), "op_weights": {"denoise": 2}}
+
+    def fine_tuned(config, run: str):
+        """``config`` trained in ``tmp_path/run``, exported to ``tmp_path/run.pt`` and loaded."""
+        return load_model(train(config, run_dir=tmp_path / run, out=tmp_path / f"{run}.pt", device="cpu",
+                                progress=False), device="cpu")
+
     second = train(parse_config({**TINY, "name": "tuned", "data": data, "train": frozen}),
                    run_dir=tmp_path / "b", out=tmp_path / "b.pt", device="cpu", progress=False)
     a, b = load_model(first, device="cpu"), load_model(second, device="cpu")
@@ -304,8 +310,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     toned_model = {**TINY["model"], "tone_curve": 4}
     toned = parse_config({**TINY, "name": "toned", "model": toned_model, "data": data,
                           "train": {**frozen, "init": str(second)}})
-    c = load_model(train(toned, run_dir=tmp_path / "t", out=tmp_path / "t.pt", device="cpu", progress=False),
-                   device="cpu")
+    c = fine_tuned(toned, "t")
     photo = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
     np.testing.assert_array_equal(c.apply(photo, "l0", lam=0.05), a.apply(photo, "l0", lam=0.05))
     assert c.net.tone_curve == 4 and not a.net.tone_curve
@@ -313,8 +318,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     # train.tone_lr: the head learns at its own rate (here alone, the rest's being 0).
     head_only = parse_config({**TINY, "name": "head", "model": toned_model, "data": data,
                               "train": {**frozen, "tone_lr": 0.01}})
-    d = load_model(train(head_only, run_dir=tmp_path / "h", out=tmp_path / "h.pt", device="cpu", progress=False),
-                   device="cpu")
+    d = fine_tuned(head_only, "h")
     tone = {k: v for k, v in d.net.state_dict().items() if k.startswith(TONE_PARAMETERS)}
     assert all(torch.equal(a.net.state_dict()[k], v) for k, v in d.net.state_dict().items() if k not in tone)
     assert all(v.abs().max() > 0 for k, v in tone.items() if k.endswith("bias"))
@@ -325,8 +329,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                              "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2,
                                        "detail_hidden": 3},
                              "train": {**frozen, "detail_lr": 0.01}})
-    e = load_model(train(branched, run_dir=tmp_path / "e", out=tmp_path / "e.pt", device="cpu", progress=False),
-                   device="cpu")
+    e = fine_tuned(branched, "e")
     detail = {k: v for k, v in e.net.state_dict().items() if k.startswith(DETAIL_PARAMETERS)}
     assert all(torch.equal(a.net.state_dict()[k], v) for k, v in e.net.state_dict().items() if k not in detail)
     assert e.net.state_dict()["predictor.layers.detail_readout.0.bias"].abs().max() > 0
@@ -342,8 +345,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                           "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2, "detail_hidden": 3,
                                     "detail_gate": True},
                           "train": {**frozen, "init": str(tmp_path / "e.pt")}})
-    g = load_model(train(gated, run_dir=tmp_path / "g", out=tmp_path / "g.pt", device="cpu", progress=False),
-                   device="cpu")
+    g = fine_tuned(gated, "g")
     np.testing.assert_array_equal(g.apply(photo, "denoise", sigma=25), e.apply(photo, "denoise", sigma=25))
     assert g.net.detail_gate and not e.net.detail_gate
     # The branch may grow: its new convs copy their input, so the run starts as its init.
@@ -351,16 +353,14 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                            "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 4, "detail_hidden": 3,
                                      "detail_gate": True},
                            "train": {**frozen, "init": str(tmp_path / "g.pt")}})
-    h = load_model(train(deeper, run_dir=tmp_path / "i", out=tmp_path / "i.pt", device="cpu", progress=False),
-                   device="cpu")
+    h = fine_tuned(deeper, "i")
     smooth = photo.astype(np.float32) / 255
     np.testing.assert_allclose(h.apply(smooth, "denoise", sigma=25), g.apply(smooth, "denoise", sigma=25), atol=1e-5)
     assert h.net.detail_branch == 4
     # train.revive draws the branch's never-open channels again at the start, and says how many in its log.
     revived = parse_config({**TINY, "name": "revived", "data": data, "model": dict(deeper.model),
                             "train": {**frozen, "init": str(tmp_path / "i.pt"), "revive": True}})
-    r = load_model(train(revived, run_dir=tmp_path / "r", out=tmp_path / "r.pt", device="cpu", progress=False),
-                   device="cpu")
+    r = fine_tuned(revived, "r")
     counts = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[0])["revived"]
     assert r.meta["revive"] and set(counts) == {"detail1", "detail2", "detail3"}
 
