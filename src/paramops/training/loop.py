@@ -106,8 +106,8 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     shallower: each starts as an identity, so the run starts from ``start``'s
     function.
     """
-    from paramops.training.branch import deepen
     from paramops.models.registry import LATER_DEFAULTS, build_model, resolve_config
+    from paramops.training.branch import deepen
 
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
@@ -140,8 +140,8 @@ def _revive(net, inputs: np.ndarray, seed: int) -> dict[str, int]:
     opens; how many each conv got back."""
     import torch
 
-    from paramops.training.branch import closed_channels, revive
     from paramops.models.layers import network_input
+    from paramops.training.branch import closed_channels, revive
 
     rng = np.random.default_rng(seed)
     probes = np.sort(rng.choice(len(inputs), min(REVIVE_PROBES, len(inputs)), replace=False))
@@ -265,9 +265,12 @@ def train(
     net = build_model(config.model_config())
     state_path = run_dir / "last.pt"
     start = load_model(tc.init, device="cpu") if tc.init else None
-    if start is not None and not state_path.exists():
-        _initial_weights(config, start, net)
-    revived = _revive(net, inputs, tc.seed) if tc.revive and not state_path.exists() else None
+    revived = None
+    if not state_path.exists():  # a fresh run; a resumed one has its weights in its state
+        if start is not None:
+            _initial_weights(config, start, net)
+        if tc.revive:
+            revived = _revive(net, inputs, tc.seed)
     net = net.to(dev)
     groups = _parameter_groups(net, tc)
     base_rates = [group["lr"] for group in groups]  # the schedule rewrites the groups' own
