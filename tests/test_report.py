@@ -297,3 +297,7 @@ def test_training_summary_names_a_fine_tunes_start_and_operator_weights():
                                        "train_seconds": 7200.0}})
     assert tuned == ("5000 steps x batch 16 on 36000 pairs of 64 px from `train` (operators drawn sr x3, style x0.5),"
                      " 1.00 h on cpu, after 28000 steps (2.00 h) as `default-long`")
+    averaged = training_summary({**meta, "steps": 0, "train_seconds": 0.0,
+                                 "init": {"from": ["weights/a.pt", "weights/analysis/b.pt"], "steps": 9000,
+                                          "train_seconds": 3600.0}})
+    assert averaged.endswith(", after 9000 steps (1.00 h) as the mean of the weights of `a`, `b`")

@@ -370,6 +370,36 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
         train(other_ops, run_dir=tmp_path / "d", out=tmp_path / "d.pt", device="cpu", progress=False)
 
 
+def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+    from paramops.training.loop import train
+
+    data = {**TINY["data"], "train": str(photos)}
+
+    def trained(name: str, **changes):
+        config = parse_config({**TINY, "name": name, "data": data, **changes})
+        return train(config, run_dir=tmp_path / name, out=tmp_path / f"{name}.pt", device="cpu", progress=False)
+
+    a = trained("a")
+    b = trained("b", train={**TINY["train"], "seed": 1, "steps": 3, "milestones": []})
+    mean = trained("mean", train={**TINY["train"], "steps": 0, "milestones": [], "init": [str(a), str(b)]})
+    first, second, soup = (load_model(path, device="cpu") for path in (a, b, mean))
+    for key, value in soup.net.state_dict().items():
+        expected = (first.net.state_dict()[key] + second.net.state_dict()[key]) / 2
+        assert torch.allclose(value, expected) and not torch.equal(value, first.net.state_dict()[key])
+    # The longest training among them, not their sum: they ran side by side.
+    assert soup.meta["init"] == {"from": [str(a), str(b)], "steps": 6, "train_seconds": first.meta["train_seconds"]}
+
+    wider = trained("wider", model={**TINY["model"], "width": 6})
+    with pytest.raises(ValueError, match="another architecture or encoding than"):
+        trained("both", train={**TINY["train"], "init": [str(a), str(wider)]})
+    for bad in ([], [""], [3]):
+        with pytest.raises(ValueError, match="train.init must be a model name or checkpoint path"):
+            parse_config({**TINY, "train": {**TINY["train"], "init": bad}})
+
+
 def test_a_part_at_rate_zero_beside_one_that_learns_is_frozen():
     from paramops.models import build_model
     from paramops.training.loop import DETAIL_PARAMETERS, _parameter_groups

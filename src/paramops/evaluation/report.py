@@ -267,7 +267,10 @@ def training_summary(meta: Mapping[str, object]) -> str:
     start = meta.get("init")
     if start:
         hours = float(start.get("train_seconds") or 0) / 3600
-        text += f", after {start.get('steps', '?')} steps ({hours:.2f} h) as `{Path(str(start['from'])).stem}`"
+        sources = start["from"] if isinstance(start["from"], list) else [start["from"]]
+        names = ", ".join(f"`{Path(str(source)).stem}`" for source in sources)
+        text += f", after {start.get('steps', '?')} steps ({hours:.2f} h) as " + (
+            names if len(sources) == 1 else f"the mean of the weights of {names}")
     return text
 
 

@@ -11,7 +11,8 @@ Example (``configs/default.yaml``)::
     data: {train: ../shared/data/train, pairs_per_op: 800, patch: 64, margin: 16,
            whole_photo: false}       # true: image-context operators run on whole photos
     train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0,
-            init: null,           # a model name or checkpoint to start from (fine-tuning)
+            init: null,           # a model name or checkpoint to start from (fine-tuning), or a list
+                                  # of them: the run starts from the mean of their weights
             op_weights: {},       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
             tone_lr: null,        # the tone head's learning rate (model.tone_curve), default lr
             detail_lr: null,      # the detail branch's (model.detail_branch), default lr
@@ -54,7 +55,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     threads: int | None = None
-    init: str | None = None
+    init: str | tuple[str, ...] | None = None
     op_weights: Mapping[str, float] = field(default_factory=dict)
     tone_lr: float | None = None
     detail_lr: float | None = None
@@ -100,10 +101,13 @@ def parse_config(raw: Mapping) -> RunConfig:
         if "milestones" in train:
             train["milestones"] = tuple(train["milestones"])
         train["op_weights"] = dict(train.get("op_weights") or {})
+        if isinstance(train.get("init"), list):
+            train["init"] = tuple(train["init"])
         train = TrainConfig(**train)
     except TypeError as err:
         raise ValueError(f"bad config section: {err}") from None
     _check_op_weights(train.op_weights, ops)
+    _check_init(train.init)
     for key, (option, part) in PART_LEARNING_RATES.items():
         value = getattr(train, key)
         if value is None:
@@ -128,6 +132,12 @@ def parse_config(raw: Mapping) -> RunConfig:
     )
     config.encoding()  # validates operator and parameter names
     return config
+
+
+def _check_init(init: object) -> None:
+    sources = init if isinstance(init, tuple) else (init,)
+    if init is not None and (not sources or not all(isinstance(source, str) and source for source in sources)):
+        raise ValueError(f"train.init must be a model name or checkpoint path, or a non-empty list of them, got {init!r}")
 
 
 def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> None:

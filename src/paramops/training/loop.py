@@ -183,18 +183,6 @@ def _parameter_groups(net, tc) -> list[dict]:
     return [group for group in groups if group["lr"] != 0]
 
 
-def _training_so_far(meta: dict) -> dict:
-    """Steps and seconds a checkpoint was trained for, those of the runs it was fine-tuned from included."""
-    before = meta.get("init") or {}
-    total = {}
-    for key in ("steps", "train_seconds"):
-        if meta.get(key) is not None:
-            total[key] = meta[key] + (before.get(key) or 0)
-        else:
-            total[key] = None
-    return total
-
-
 def _augment(batch, flips):
     """Dihedral augmentation; every operator here is isotropic up to its random draws."""
     import torch
@@ -248,8 +236,9 @@ def train(
     import torch
     from tqdm import tqdm
 
-    from paramops.models import build_model, load_model
+    from paramops.models import build_model
     from paramops.models.checkpoint import save_checkpoint
+    from paramops.training.start import starting_model, training_so_far
 
     tc = config.train
     run_dir = Path(run_dir or cache_dir() / "runs" / config.name)
@@ -264,7 +253,7 @@ def train(
     draw = pair_probabilities(config, op_index)
     net = build_model(config.model_config())
     state_path = run_dir / "last.pt"
-    start = load_model(tc.init, device="cpu") if tc.init else None
+    start = starting_model(tc.init)
     revived = None
     if not state_path.exists():  # a fresh run; a resumed one has its weights in its state
         if start is not None:
@@ -354,7 +343,8 @@ def train(
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }
     if start is not None:
-        meta["init"] = {"from": str(tc.init), **_training_so_far(start.meta)}
+        source = str(tc.init) if isinstance(tc.init, str) else list(tc.init)
+        meta["init"] = {"from": source, **training_so_far(start.meta)}
     if tc.op_weights:
         meta["op_weights"] = dict(tc.op_weights)
     if tc.revive:
