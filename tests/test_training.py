@@ -277,26 +277,29 @@ def test_op_weights_must_name_trained_operators_and_be_positive():
         parse_config({**TINY, "train": {**TINY["train"], "detail_lr": 0.01}})
 
 
+def _trained(config, tmp_path, run: str):
+    """``config`` trained on the CPU in ``tmp_path/run`` and exported to ``tmp_path/run.pt``: its path."""
+    from paramops.training.loop import train
+
+    return train(config, run_dir=tmp_path / run, out=tmp_path / f"{run}.pt", device="cpu", progress=False)
+
+
 def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     import torch
 
     from paramops.models import load_model
-    from paramops.training.loop import DETAIL_PARAMETERS, TONE_PARAMETERS, train
+    from paramops.training.loop import DETAIL_PARAMETERS, TONE_PARAMETERS
 
     data = {**TINY["data"], "train": str(photos)}
-    first = train(parse_config({**TINY, "data": data}), run_dir=tmp_path / "a", out=tmp_path / "a.pt",
-                  device="cpu", progress=False)
+    first = _trained(parse_config({**TINY, "data": data}), tmp_path, "a")
     # At a zero rate Adam leaves the weights where they started: the exported
     # model must then be the initial checkpoint's.
     frozen = {**TINY["train"], "lr": 0.0, "init": str(first), "op_weights": {"denoise": 2}}
 
     def fine_tuned(config, run: str):
-        """``config`` trained in ``tmp_path/run``, exported to ``tmp_path/run.pt`` and loaded."""
-        return load_model(train(config, run_dir=tmp_path / run, out=tmp_path / f"{run}.pt", device="cpu",
-                                progress=False), device="cpu")
+        return load_model(_trained(config, tmp_path, run), device="cpu")
 
-    second = train(parse_config({**TINY, "name": "tuned", "data": data, "train": frozen}),
-                   run_dir=tmp_path / "b", out=tmp_path / "b.pt", device="cpu", progress=False)
+    second = _trained(parse_config({**TINY, "name": "tuned", "data": data, "train": frozen}), tmp_path, "b")
     a, b = load_model(first, device="cpu"), load_model(second, device="cpu")
     assert all(torch.equal(a.net.state_dict()[k], v) for k, v in b.net.state_dict().items())
     assert b.meta["init"] == {"from": str(first), "steps": 6, "train_seconds": a.meta["train_seconds"]}
@@ -304,7 +307,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
 
     wider = parse_config({**TINY, "model": {**TINY["model"], "width": 6}, "data": data, "train": frozen})
     with pytest.raises(ValueError, match="another architecture \\(last_width, width differ\\)"):
-        train(wider, run_dir=tmp_path / "c", out=tmp_path / "c.pt", device="cpu", progress=False)
+        _trained(wider, tmp_path, "c")
     # A tone head may be added to a network without one: it starts at zero, so the run starts as the init.
     # A fine-tune of a fine-tune counts the steps of both before it.
     toned_model = {**TINY["model"], "tone_curve": 4}
@@ -339,7 +342,7 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                                                              "detail_branch": 2, "detail_hidden": 4},
                              "train": {**frozen, "init": str(tmp_path / "e.pt")}})
     with pytest.raises(ValueError, match="another architecture \\(detail_hidden differ\\)"):
-        train(rehidden, run_dir=tmp_path / "f", out=tmp_path / "f.pt", device="cpu", progress=False)
+        _trained(rehidden, tmp_path, "f")
     # A gate may be added to a branched network: it starts at 1, so the run starts as its init.
     gated = parse_config({**TINY, "name": "gated", "data": data,
                           "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2, "detail_hidden": 3,
@@ -367,20 +370,18 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
     other_ops = parse_config({**TINY, "operators": ["l0", "sr"], "data": data,
                               "train": {**frozen, "op_weights": {}}})
     with pytest.raises(ValueError, match="encodes other operators"):
-        train(other_ops, run_dir=tmp_path / "d", out=tmp_path / "d.pt", device="cpu", progress=False)
+        _trained(other_ops, tmp_path, "d")
 
 
 def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path):
     import torch
 
     from paramops.models import load_model
-    from paramops.training.loop import train
 
     data = {**TINY["data"], "train": str(photos)}
 
     def trained(name: str, **changes):
-        config = parse_config({**TINY, "name": name, "data": data, **changes})
-        return train(config, run_dir=tmp_path / name, out=tmp_path / f"{name}.pt", device="cpu", progress=False)
+        return _trained(parse_config({**TINY, "name": name, "data": data, **changes}), tmp_path, name)
 
     a = trained("a")
     b = trained("b", train={**TINY["train"], "seed": 1, "steps": 3, "milestones": []})
