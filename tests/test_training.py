@@ -373,10 +373,11 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
         _trained(other_ops, tmp_path, "d")
 
 
-def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path):
+def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path, monkeypatch):
     import torch
 
     from paramops.models import load_model
+    from paramops.training import loop
 
     data = {**TINY["data"], "train": str(photos)}
 
@@ -385,13 +386,16 @@ def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_pat
 
     a = trained("a")
     b = trained("b", train={**TINY["train"], "seed": 1, "steps": 3, "milestones": []})
-    mean = trained("mean", train={**TINY["train"], "steps": 0, "milestones": [], "init": [str(a), str(b)]})
+    with monkeypatch.context() as patched:  # no step to take, so no pairs to make
+        patched.setattr(loop, "build_dataset", lambda *args, **kwargs: pytest.fail("pairs made for a run of 0 steps"))
+        mean = trained("mean", train={**TINY["train"], "steps": 0, "milestones": [], "init": [str(a), str(b)]})
     first, second, soup = (load_model(path, device="cpu") for path in (a, b, mean))
     for key, value in soup.net.state_dict().items():
         expected = (first.net.state_dict()[key] + second.net.state_dict()[key]) / 2
         assert torch.allclose(value, expected) and not torch.equal(value, first.net.state_dict()[key])
     # The longest training among them, not their sum: they ran side by side.
     assert soup.meta["init"] == {"from": [str(a), str(b)], "steps": 6, "train_seconds": first.meta["train_seconds"]}
+    assert soup.meta["data"] == first.meta["data"]
 
     wider = trained("wider", model={**TINY["model"], "width": 6})
     with pytest.raises(ValueError, match="another architecture or encoding than"):

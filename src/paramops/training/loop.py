@@ -249,13 +249,19 @@ def train(
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
 
-    inputs, targets, vectors, op_index, cdfs = build_dataset(config, progress=progress)
-    draw = pair_probabilities(config, op_index)
     net = build_model(config.model_config())
     state_path = run_dir / "last.pt"
+    state = torch.load(state_path, map_location=dev, weights_only=False) if state_path.exists() else None
+    step, seconds = (state["step"], state["seconds"]) if state else (0, 0.0)
+    stop = tc.steps if max_steps is None else min(tc.steps, step + max_steps)
+    # Pairs take minutes to make or load; a run with no step to take, such as
+    # one that only averages checkpoints (train.steps: 0), needs none.
+    if step < stop or (tc.revive and state is None):
+        inputs, targets, vectors, op_index, cdfs = build_dataset(config, progress=progress)
+        draw = pair_probabilities(config, op_index)
     start = starting_model(tc.init)
     revived = None
-    if not state_path.exists():  # a fresh run; a resumed one has its weights in its state
+    if state is None:  # a fresh run; a resumed one has its weights in its state
         if start is not None:
             _initial_weights(config, start, net)
         if tc.revive:
@@ -266,15 +272,12 @@ def train(
     optimiser = torch.optim.Adam(groups)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(tc.milestones), gamma=tc.gamma)
     rng = np.random.default_rng(tc.seed)
-    step, seconds = 0, 0.0
-    if state_path.exists():
-        state = torch.load(state_path, map_location=dev, weights_only=False)
+    if state:
         net.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        step, seconds = state["step"], state["seconds"]
         # The config's schedule wins over the saved one, so a run can be
         # shortened or lengthened between sittings without starting again:
         # its milestones, and the rate they give at this step (MultiStepLR
@@ -297,7 +300,6 @@ def train(
             state_path,
         )
 
-    stop = tc.steps if max_steps is None else min(tc.steps, step + max_steps)
     bar = tqdm(total=tc.steps, initial=step, desc=f"train {config.name}", disable=not progress, dynamic_ncols=True)
     log = open(run_dir / "log.jsonl", "a")
     if revived is not None:
@@ -338,7 +340,7 @@ def train(
         "train_seconds": round(seconds, 1),
         "final_loss": smoothed,
         "device": str(dev),
-        "data": {"folder": Path(config.data.train).name, "pairs": int(len(inputs)), "patch": config.data.patch},
+        "data": {"folder": Path(config.data.train).name, "pairs": config.data.pairs_per_op * len(config.operators), "patch": config.data.patch},
         "batch": tc.batch,
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }
