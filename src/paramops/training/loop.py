@@ -340,7 +340,8 @@ def train(
         "train_seconds": round(seconds, 1),
         "final_loss": smoothed,
         "device": str(dev),
-        "data": {"folder": Path(config.data.train).name, "pairs": config.data.pairs_per_op * len(config.operators), "patch": config.data.patch},
+        "data": {"folder": Path(config.data.train).name, "pairs": config.data.pairs_per_op * len(config.operators),
+                 "patch": config.data.patch},
         "batch": tc.batch,
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }

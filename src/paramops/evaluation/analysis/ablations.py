@@ -52,10 +52,10 @@ SKIP_PAIRS = (
     ("with the skip: all fifteen operators, width 32, 12,000 steps, 8 of conv19's 32 input channels tuned instead of 1",
      "eight tuned input channels", "default-conv_in", "default-in8"),
     ("with the skip: all fifteen operators, width 32, 12,000 steps, all of conv19 tuned and narrowed to 8 output "
-     "channels (the head's work of 8 tuned input channels) instead of conv_in (the shipped default)",
-     "the narrow tuned conv19", "default-conv_in", "default"),
+     "channels (the head's work of 8 tuned input channels) instead of conv_in (the fifth session's default)",
+     "the narrow tuned conv19", "default-conv_in", "default-12k"),
     ("with the skip and conv19 tuned, width 32, 12,000 steps: conv19 narrowed from 32 to 8 output channels",
-     "the narrower conv19", "tunable-conv-skip-w32", "default"),
+     "the narrower conv19", "tunable-conv-skip-w32", "default-12k"),
 )
 # Two 12,000-step trainings of `default` on the same pairs differed by up to this much on one
 # operator (docs/training.md, third session): one run per variant cannot resolve less.
@@ -357,7 +357,8 @@ def skip_section(ctx: Context) -> list[str]:
         "resolution (the fine detail a smoothing filter keeps, the noise a denoiser removes, the high",
         "frequencies super-resolution restores) must pass through the half-resolution residual blocks. Each",
         "of the first three pairs below differs only in the skip. The others, all with the skip, measure",
-        "what to tune in the next `default`: one input-channel slice of conv19 (`conv_in`, until the fifth) or all of",
+        "what to tune in the next `default`: one input-channel slice of conv19 (`conv_in`, until the fifth",
+        "session's) or all of",
         "it (`conv`), at width 16 and at the default's budget; whether a narrower conv19 keeps that gain",
         "at half the head's cost; and whether several predicted input channels (`tuned_channels`), whose",
         "head stays windowed, do. Filters: PSNR (dB)",
