@@ -22,6 +22,7 @@ import numpy as np
 from paramops import load_model
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.metrics import psnr
+from paramops.image import from_working, to_working
 from paramops.io import read_image
 from paramops.training.config import DEFAULT_VAL_DIR
 from paramops.training.pairs import list_images
@@ -48,25 +49,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="restoration test point; default denoise sigma 25 and deblock quality 10")
     args = parser.parse_args(argv)
     model = load_model(args.model)
-    points = args.point or [("denoise", "sigma", "25"), ("deblock", "quality", "10")]
+    points = [tuple(point) for point in args.point or [("denoise", "sigma", "25"), ("deblock", "quality", "10")]]
     files = list_images(args.data)
     print(f"{args.model} on {len(files)} images of {args.data.name}/: gain over the degraded input, dB")
-    for op, name, value in points:
-        params = {name: float(value)}
-        plain, ensembled = [], []
-        started = time.perf_counter()
-        for seed, path in enumerate(files):
-            clean = read_image(path)
+    gains = {point: ([], []) for point in points}  # one render, mean of eight
+    started = time.perf_counter()
+    for seed, path in enumerate(files):
+        clean = read_image(path)
+        for (op, name, value), (plain, ensembled) in gains.items():
+            params = {name: float(value)}
             degraded = cached_reference(clean, path.name, op, params, seed)
-            outs = [turn_back(model.apply(np.ascontiguousarray(turn(degraded, k)), op, **params), k) for k in range(8)]
-            mean = np.mean(outs, axis=0)
-            if np.issubdtype(degraded.dtype, np.integer):  # the model's own output convention
-                mean = np.clip(np.rint(mean), 0, np.iinfo(degraded.dtype).max).astype(degraded.dtype)
+            # Averaged in the working range, before the output is rounded back to the image's dtype.
+            rgb, layout = to_working(degraded)
+            outs = [turn_back(model.apply(np.ascontiguousarray(turn(rgb, k)), op, **params), k) for k in range(8)]
             baseline = psnr(degraded, clean)
-            plain.append(psnr(outs[0], clean) - baseline)
-            ensembled.append(psnr(mean, clean) - baseline)
-        print(f"{op} {name}={value}: one render {np.mean(plain):+.3f}, mean of eight {np.mean(ensembled):+.3f}"
-              f" ({time.perf_counter() - started:.0f} s)", flush=True)
+            plain.append(psnr(from_working(outs[0], layout), clean) - baseline)
+            ensembled.append(psnr(from_working(np.mean(outs, axis=0), layout), clean) - baseline)
+    for (op, name, value), (plain, ensembled) in gains.items():
+        print(f"{op} {name}={value}: one render {np.mean(plain):+.3f}, mean of eight {np.mean(ensembled):+.3f}")
+    print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 
 
