@@ -41,6 +41,29 @@ def test_scores_equal_the_network_run_directly(setup):
     assert rows["denoise"].input_psnr == pytest.approx(psnr(noisy, clean))
 
 
+def test_self_ensembled_scores_are_those_of_the_ensembled_apply_and_cached_apart(setup, monkeypatch):
+    from paramops.io import read_image
+    from paramops.service import ModelService
+
+    folder, model = setup
+    points = {"l0": [("lam", 0.02)], "denoise": [("sigma", 25.0)]}
+    one = {s.op: s for s in scoring.evaluate(model, folder, points=points, progress=False)}
+    ensembled = {s.op: s for s in scoring.evaluate(model, folder, points=points, self_ensemble=True, progress=False)}
+    clean, service = read_image(folder / "a.png"), ModelService(model)
+    truth = scoring.cached_reference(clean, "a.png", "l0", {"lam": 0.02}, 0)
+    expected = psnr(service.apply(clean, "l0", self_ensemble=True, lam=0.02), truth)
+    assert ensembled["l0"].psnr == pytest.approx(expected, abs=1e-6)
+    assert ensembled["l0"].psnr != pytest.approx(one["l0"].psnr, abs=1e-3)
+    noisy = scoring.cached_reference(clean, "a.png", "denoise", {"sigma": 25.0}, 0)
+    expected = psnr(service.apply(noisy, "denoise", self_ensemble=True, sigma=25.0), clean)
+    assert ensembled["denoise"].psnr == pytest.approx(expected, abs=1e-6)
+    assert ensembled["denoise"].input_psnr == one["denoise"].input_psnr
+
+    monkeypatch.setattr(scoring, "_score", lambda *args: pytest.fail("scored again"))
+    assert scoring.evaluate(model, folder, points=points, progress=False) == list(one.values())
+    assert scoring.evaluate(model, folder, points=points, self_ensemble=True, progress=False) == list(ensembled.values())
+
+
 def test_scores_are_cached_per_weights(setup, monkeypatch):
     import torch
 

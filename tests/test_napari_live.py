@@ -201,6 +201,14 @@ def test_apply_to_all_slices_fills_the_stack_and_can_be_cancelled(make_napari_vi
     expected = paramops.apply(layer, "l0", model=service, **tuner.params)
     np.testing.assert_array_equal(tuner.output_layer.data, expected)
 
+    assert tuner.output_layer.metadata["paramops"]["self_ensemble"] is False
+
+    with qtbot.waitSignal(tuner.apply_to_all_slices(self_ensemble=True).done, timeout=TIMEOUT_MS):
+        pass
+    assert tuner.output_layer.metadata["paramops"]["self_ensemble"] is True
+    np.testing.assert_array_equal(tuner.output_layer.data,
+                                  paramops.apply(layer, "l0", model=service, self_ensemble=True, **tuner.params))
+
     job = tuner.controller.apply_all(stack, rgb=False, op="l0", params={}, stop=lambda: True)
     with qtbot.waitSignal(job.failed, timeout=TIMEOUT_MS) as failed:
         job.start()

@@ -101,6 +101,9 @@ def test_quality_bars_and_tables_agree(report):
     gain = bars["denoise sigma=25, gain over input"]
     level = next(r for r in _table_rows(text, "## Restoration per level") if r[:2] == ["denoise", "sigma=25"])
     assert gain[2] == level[4]
+    # The self-ensembled gain: measured for the restorations only, and a number of its own.
+    assert gain[4].split(" ")[0] == level[5] and gain[4].split(" ")[1] in ("(pass)", "(short)")
+    assert level[5] != level[4] and l0[4] == "-"
     assert "### Falling short, and what would close it" in text
 
 

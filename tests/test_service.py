@@ -21,6 +21,7 @@ from paramops.models import ParamEncoding, ParamModel, build_model
 from paramops.operators.registry import operators
 from paramops.service import Cancelled, ModelService
 from paramops.service import trunk as trunks
+from paramops.service.symmetry import SYMMETRIES, turn, turn_back
 
 OPS = tuple(operators())
 
@@ -379,6 +380,49 @@ def test_apply_and_prepare_can_be_cancelled(service, photo):
         service.apply(np.stack([photo] * 3), "l0", cancel=lambda: len(calls) > 0, progress=calls.append)
 
 
+# -- self-ensembling -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", range(SYMMETRIES))
+def test_turn_back_undoes_turn(k):
+    x = torch.arange(2 * 3 * 5).reshape(2, 3, 5)
+    swapped = (k >= 4) != (k % 2 == 1)  # a transpose or a quarter turn, not both
+    assert turn(x, k).shape == ((2, 5, 3) if swapped else (2, 3, 5))
+    assert turn_back(turn(x, k), k).equal(x)
+
+
+def test_the_eight_turns_are_the_eight_symmetries():
+    x = torch.arange(9).reshape(3, 3)
+    assert turn(x, 0).equal(x)
+    assert len({tuple(turn(x, k).flatten().tolist()) for k in range(SYMMETRIES)}) == SYMMETRIES
+
+
+def test_self_ensemble_is_the_mean_of_the_eight_turned_results(service, model, photo):
+    image = photo.astype(np.float32) / 255
+
+    def turned(k: int) -> np.ndarray:  # model.apply on the k-th symmetry of the image, turned back
+        x = turn(torch.from_numpy(image).permute(2, 0, 1), k).permute(1, 2, 0).numpy()
+        y = torch.from_numpy(model.apply(np.ascontiguousarray(x), "wls", lam=1.0)).permute(2, 0, 1)
+        return turn_back(y, k).permute(1, 2, 0).numpy()
+
+    results = [turned(k) for k in range(SYMMETRIES)]
+    assert np.abs(results[1] - results[0]).max() > 1e-3  # the network is not symmetric: the mean is news
+    fractions: list[float] = []
+    out = service.apply(image, "wls", self_ensemble=True, progress=fractions.append, lam=1.0)
+    np.testing.assert_allclose(out, np.mean(results, axis=0), atol=2e-6)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_self_ensemble_keeps_the_callers_format(service, photo):
+    gray = np.stack([photo[..., 0], photo[..., 1]]).astype(np.uint16) * 16  # (Z, Y, X)
+    out = service.apply(gray, "denoise", self_ensemble=True, sigma=25)
+    plain = service.apply(gray, "denoise", sigma=25)
+    assert out.shape == gray.shape and out.dtype == np.uint16
+    assert 0 < np.abs(out.astype(int) - plain).mean() < 0.05 * plain.mean()
+    with pytest.raises(Cancelled):
+        service.apply(gray, "denoise", self_ensemble=True, cancel=lambda: True)
+
+
 # -- tiling ---------------------------------------------------------------------------------------
 
 
@@ -553,9 +597,24 @@ def test_cli_apply_goes_through_the_service(tmp_path, model, photo):
 
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", model.net, model.encoding)
     io.write_image(tmp_path / "in.png", photo)
-    assert main(["apply", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--op", "l0",
-                 "--param", "lam=0.02", "--model", str(checkpoint)]) == 0
+    args = [str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--op", "l0", "--param", "lam=0.02",
+            "--model", str(checkpoint)]
+    assert main(["apply", *args]) == 0
     np.testing.assert_array_equal(io.read_image(tmp_path / "out.png"), ModelService(model).apply(photo, "l0", lam=0.02))
+    assert main(["apply", *args, "--self-ensemble"]) == 0
+    np.testing.assert_array_equal(io.read_image(tmp_path / "out.png"),
+                                  ModelService(model).apply(photo, "l0", self_ensemble=True, lam=0.02))
+
+
+def test_cli_refuses_to_self_ensemble_chunk_by_chunk(tmp_path, capsys, photo):
+    from paramops import io
+    from paramops.cli import main
+
+    io.write_image(tmp_path / "in.png", photo)
+    assert main(["apply", str(tmp_path / "in.png"), str(tmp_path / "out.tif"), "--op", "l0", "--chunk", "32",
+                 "--self-ensemble"]) == 2
+    assert "--self-ensemble runs whole planes" in capsys.readouterr().err
+    assert not (tmp_path / "out.tif").exists()
 
 
 def test_cli_bench_prints_the_figures(capsys, monkeypatch):

@@ -71,6 +71,7 @@ def apply(
     *,
     model="default",
     rgb: bool | None = None,
+    self_ensemble: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelArg = None,
     **params: float,
@@ -90,7 +91,7 @@ def apply(
     rgb : bool, optional
         Whether the last axis holds channels; default the layer's ``rgb``, or
         for arrays True when it has 3 or 4 entries (and ndim >= 3).
-    progress, cancel
+    self_ensemble, progress, cancel
         See :meth:`ModelService.apply`.
     **params : float
         The operator's parameters in registry units; missing ones take their
@@ -110,7 +111,8 @@ def apply(
     (64, 64, 3)
     """
     data, rgb = _unwrap(layer_or_array, rgb)
-    return shared_service(model).apply(data, op, rgb=rgb, progress=progress, cancel=cancel, **params)
+    return shared_service(model).apply(data, op, rgb=rgb, self_ensemble=self_ensemble, progress=progress,
+                                       cancel=cancel, **params)
 
 
 def apply_dask(array, op: str, *, model="default", rgb: bool | None = None, tile: int | None = None,

@@ -284,6 +284,9 @@ EXIT_INTERRUPTED = 130
              help="output; its suffix picks the format (chunked runs write .zarr or .tif/.tiff)"),
     *FILE_ARGUMENTS[2:],
     argument("--model", default="default", help="shipped model name or checkpoint path (default: default)"),
+    argument("--self-ensemble", action="store_true",
+             help="the mean of the network's results under the image's 8 rotations and transposes: 8 times the "
+                  "time, a little more fidelity (docs/results.md); whole planes only, not chunk by chunk"),
     argument("--scheduler", metavar="ADDRESS",
              help="run chunk by chunk on this dask.distributed scheduler (e.g. tcp://10.0.0.5:8786); "
                   "default: dask's local scheduler"),
@@ -294,13 +297,16 @@ EXIT_INTERRUPTED = 130
 )
 def run_apply(args: argparse.Namespace) -> int:
     if _runs_chunked(args):
+        if args.self_ensemble:
+            raise UsageError("--self-ensemble runs whole planes in memory; this run would go chunk by chunk "
+                             "(--chunk, --scheduler, a zarr array or a TIFF too large for memory)")
         return _apply_chunked(args)
 
     def run(image, op: str, params: dict):
         from paramops.service import ModelService
 
         # The service tiles images too large for a whole-image pass.
-        return ModelService(args.model).apply(image, op, **params)
+        return ModelService(args.model).apply(image, op, self_ensemble=args.self_ensemble, **params)
 
     return _process_file(args, f"{args.op} ({args.model}) on {args.input.name}", run)
 
@@ -378,6 +384,9 @@ def _apply_chunked(args: argparse.Namespace) -> int:
     argument("--model", default="default", help="shipped model name or checkpoint path"),
     argument("--data", type=Path, help="image folder; default ../shared/data/val where present"),
     argument("--ops", nargs="+", help="operators to score; default all the model covers"),
+    argument("--self-ensemble", action="store_true",
+             help="score the mean over each image's 8 rotations and transposes, as `paramops apply --self-ensemble` "
+                  "gives it (8 times the time)"),
     argument("--json", action="store_true", help="print JSON (summary and per-image scores)"),
 )
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -388,7 +397,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     data = args.data or DEFAULT_VAL_DIR
     if args.data is None and not data.is_dir():
         raise UsageError(f"no --data given and the default validation folder {data} is missing")
-    scores = evaluate(load_model(args.model), data, ops=args.ops, progress=sys.stderr.isatty())
+    scores = evaluate(load_model(args.model), data, ops=args.ops, self_ensemble=args.self_ensemble,
+                      progress=sys.stderr.isatty())
     print(as_json(scores) if args.json else format_table(summarise(scores)))
     return 0
 

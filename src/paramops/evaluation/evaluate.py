@@ -72,6 +72,7 @@ def evaluate(
     *,
     ops: Sequence[str] | None = None,
     points: dict[str, Sequence[tuple[str | None, float | None]]] | None = None,
+    self_ensemble: bool = False,
     progress: bool = True,
 ) -> list[Score]:
     """Score ``model`` (a loaded :class:`ParamModel`) on every image of folder ``data``.
@@ -86,6 +87,9 @@ def evaluate(
         Operators to score; default all the model covers.
     points : dict, optional
         Parameter points per operator, default :func:`test_points`.
+    self_ensemble : bool
+        Score the mean of each result under the image's eight rotations and
+        transposes (:meth:`ModelService.apply`): eight trunks per test point.
     """
     from tqdm import tqdm
 
@@ -105,12 +109,13 @@ def evaluate(
         for seed, path in enumerate(files):
             clean = None
             for op, name, value in jobs:
-                key = (path.name, seed, op, name, value)
+                key = (path.name, seed, op, name, value, *(("self_ensemble",) if self_ensemble else ()))
                 if key not in cache:
                     if clean is None:
                         clean = read_image(path)
-                        service.prepare("clean", clean)
-                    cache[key] = _score(service, clean, path.name, seed, op, name, value)
+                        if not self_ensemble:
+                            service.prepare("clean", clean)
+                    cache[key] = _score(service, clean, path.name, seed, op, name, value, self_ensemble)
                 scores.append(Score(op, name, value, path.name, **cache[key]))
                 bar.update(1)
             service.release("clean")
@@ -118,17 +123,27 @@ def evaluate(
     return scores
 
 
-def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str | None, value) -> dict:
-    """PSNR/SSIM of the prepared network as ``op`` on one image (and of the degraded input, for restoration)."""
+def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str | None, value,
+           self_ensemble: bool) -> dict:
+    """PSNR/SSIM of the network as ``op`` on one image (and of the degraded input, for restoration).
+
+    One pass renders from the trunk prepared as ``"clean"``; a self-ensemble runs the whole network eight times.
+    """
     params = {} if name is None else {name: value}
     truth = cached_reference(clean, image, op, params, seed)
     if get_operator(op).family != "restoration":
-        result = service.render("clean", op, **params)
+        if self_ensemble:
+            result = service.apply(clean, op, self_ensemble=True, **params)
+        else:
+            result = service.render("clean", op, **params)
         return {"psnr": psnr(result, truth), "ssim": ssim(result, truth)}
     degraded = truth
-    service.prepare("degraded", degraded)
-    result = service.render("degraded", op, **params)
-    service.release("degraded")
+    if self_ensemble:
+        result = service.apply(degraded, op, self_ensemble=True, **params)
+    else:
+        service.prepare("degraded", degraded)
+        result = service.render("degraded", op, **params)
+        service.release("degraded")
     return {"psnr": psnr(result, clean), "ssim": ssim(result, clean),
             "input_psnr": psnr(degraded, clean), "input_ssim": ssim(degraded, clean)}
 

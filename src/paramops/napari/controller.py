@@ -305,16 +305,19 @@ class TunerController(QObject):
     # -- whole-array jobs ------------------------------------------------------------
 
     def apply_all(
-        self, data, *, rgb: bool, op: str, params: Mapping[str, float], stop: Callable[[], bool] | None = None
+        self, data, *, rgb: bool, op: str, params: Mapping[str, float], self_ensemble: bool = False,
+        stop: Callable[[], bool] | None = None
     ) -> Job:
         """A job running the network on every slice of ``data``; its result is the output array.
 
-        ``stop``: an extra cancellation predicate (e.g. napari's progress bar's cancel button).
+        ``self_ensemble``: see :meth:`ModelService.apply`. ``stop``: an extra cancellation predicate (e.g.
+        napari's progress bar's cancel button).
         """
         params = dict(params)
 
         def apply(progress, cancelled):
-            return self._get_service().apply(data, op, rgb=rgb, progress=progress, cancel=cancelled, **params)
+            return self._get_service().apply(data, op, rgb=rgb, self_ensemble=self_ensemble, progress=progress,
+                                             cancel=cancelled, **params)
 
         return self._track(Job(apply, stop=stop, parent=self))
 

@@ -18,7 +18,8 @@ Modules: :mod:`~paramops.service.core` (the class), :mod:`.slices` (planes
 of host arrays, dtype and range mapping), :mod:`.trunk` (whole and tiled
 trunk), :mod:`.head` (the fast band head), :mod:`.cache` (LRU feature cache),
 :mod:`.coalesce` (the render queue), :mod:`.progress` (progress and
-cancellation). See docs/service.md.
+cancellation), :mod:`.symmetry` (the eight turns of ``apply(..., self_ensemble=True)``). See
+docs/service.md.
 """
 
 from paramops.service.core import ModelService

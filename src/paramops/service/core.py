@@ -30,6 +30,7 @@ from paramops.service.slices import (
     to_network,
     window_of,
 )
+from paramops.service.symmetry import SYMMETRIES, turn, turn_back
 
 # Side of the square tiles of the streamed trunk, in pixels.
 TILE = 1024
@@ -326,8 +327,8 @@ class ModelService:
 
     # -- whole arrays ------------------------------------------------------------------------
 
-    def apply(self, image, op: str, *, rgb: bool | None = None, progress: ProgressFn | None = None,
-              cancel: CancelArg = None, **params: float) -> np.ndarray:
+    def apply(self, image, op: str, *, rgb: bool | None = None, self_ensemble: bool = False,
+              progress: ProgressFn | None = None, cancel: CancelArg = None, **params: float) -> np.ndarray:
         """Run ``op`` on every plane of ``image``; nothing is cached.
 
         Parameters
@@ -336,6 +337,12 @@ class ModelService:
             As for :meth:`prepare`; dask arrays are computed plane by plane.
         op, params
             As for :meth:`render`.
+        self_ensemble : bool
+            Run each plane under its eight rotations and transposes and return
+            the mean of the eight results, turned back and averaged before
+            rounding to the image's dtype. Eight times the work, for a little
+            more fidelity (``docs/results.md``, "Self-ensembling"); not for
+            live tuning.
         rgb, progress, cancel
             As for :meth:`prepare`; progress covers the whole stack.
 
@@ -356,14 +363,42 @@ class ModelService:
             report.check()
             plane = read_plane(image, index)
             step = Progress(report.part(number / len(planes), (number + 1) / len(planes)), cancel)
-            entry = self._entry(plane, "", 0, step)
-            result = self._render(entry, p, window_of(None, entry.size))
-            del entry
+            result = self._ensembled(plane, p, step, cancel) if self_ensemble else self._once(plane, p, step)
             if out is None:
                 out = np.empty(tuple(image.shape), dtype=result.dtype)
             out[index] = result
             report((number + 1) / len(planes))
         return out
+
+    def _once(self, plane: np.ndarray, p: torch.Tensor, report: Progress) -> np.ndarray:
+        entry = self._entry(plane, "", 0, report)
+        return self._render(entry, p, window_of(None, entry.size))
+
+    def _ensembled(self, plane: np.ndarray, p: torch.Tensor, report: Progress, cancel: CancelArg) -> np.ndarray:
+        """The mean of the plane's results under its eight symmetries, in working values, then rounded once."""
+        x, layout = to_network(plane, self.device)
+        with torch.inference_mode():
+            total = torch.zeros_like(x[0])
+            for k in range(SYMMETRIES):
+                step = Progress(report.part(k / SYMMETRIES, (k + 1) / SYMMETRIES), cancel)
+                features = self._features(turn(x, k).contiguous(), step)
+                total += turn_back(self._working(features, p), k)
+                del features
+            writer = OutputWriter(layout)
+            out = writer.allocate(window_of(None, tuple(x.shape[-2:])))
+            writer.write(total.div_(SYMMETRIES), out)
+        return out
+
+    def _working(self, features: TrunkFeatures, p: torch.Tensor) -> torch.Tensor:
+        """The head's whole output in working values, (3, Y, X) clipped to [0, 1], as the writer would clip it."""
+        values = torch.empty((3, *features.size), device=self.device)
+
+        def sink(part_values: torch.Tensor, part: Window) -> None:
+            with torch.inference_mode():  # the head's worker threads start outside it
+                values[:, part[0] : part[1], part[2] : part[3]] = part_values.clamp(0.0, 1.0)
+
+        self._head.render(features, p, window_of(None, features.size), sink)
+        return values
 
 
 def _resolve_model(model, device) -> ParamModel:
