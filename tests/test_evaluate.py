@@ -105,3 +105,18 @@ def test_the_code_digest_covers_the_network_and_service_source():
     covered = {p for pattern in scoring.SCORED_BY for p in root.glob(pattern)}
     assert root / "models" / "windows.py" in covered and root / "service" / "head.py" in covered
     assert len(scoring.code_digest()) == 64
+
+
+def test_the_code_digest_leaves_out_the_timings(monkeypatch):
+    from pathlib import Path
+
+    import paramops
+
+    root = Path(paramops.__file__).parent
+    digest = scoring.code_digest()
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: b"edited" if self.name == "bench.py" else real_read(self))
+    assert scoring.code_digest() == digest
+    monkeypatch.setattr(Path, "read_bytes", lambda self: b"edited" if self.name == "head.py" else real_read(self))
+    assert scoring.code_digest() != digest
+    assert (root / "service" / "bench.py").is_file()

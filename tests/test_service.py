@@ -625,8 +625,9 @@ def test_cli_bench_prints_the_figures(capsys, monkeypatch):
     assert main(["bench", "--json", "--size", "48", "64", "--region", "20", "30", "--repeat", "1"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["size"] == [48, 64] and result["region"] == [20, 30]
-    for name in ("trunk_ms", "head_ms", "region_ms", "forward_ms"):
+    for name in ("trunk_ms", "head_ms", "region_ms", "forward_ms", "apply_ms", "ensemble_ms"):
         assert result[name] > 0
+    assert result["ensemble_ratio"] == result["ensemble_ms"] / result["apply_ms"]
     assert main(["bench", "--repeat", "0"]) == 2
 
 

@@ -434,6 +434,8 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"model {result['model']} ({result['weights']}) on {result['device']}, {result['threads']} threads")
     print(f"image {result['size'][0]}x{result['size'][1]}: whole network {result['forward_ms']:.0f} ms, "
           f"trunk {result['trunk_ms']:.0f} ms, head {result['head_ms']:.1f} ms ({result['speedup']:.0f}x faster)")
+    print(f"apply {result['apply_ms']:.0f} ms, self-ensembled {result['ensemble_ms']:.0f} ms "
+          f"({result['ensemble_ratio']:.1f}x)")
     print(f"{result['region'][0]}x{result['region'][1]} window of a {result['region_image'][0]}x"
           f"{result['region_image'][1]} tiled image: {result['region_ms']:.1f} ms")
     return 0

@@ -151,13 +151,16 @@ def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str
 # The source that turns weights into scores: the networks, the service that runs them, the image
 # conventions and the metrics. Scores of the same weights run by other code are not reused.
 SCORED_BY = ("models/*.py", "service/*.py", "image.py", "evaluation/metrics.py")
+# Matched above but never run by a score: the service's timings.
+NOT_SCORING = ("service/bench.py",)
 
 
 def code_digest() -> str:
-    """A digest of the :data:`SCORED_BY` source files of the installed package."""
+    """A digest of the :data:`SCORED_BY` source files (less :data:`NOT_SCORING`) of the installed package."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(p for pattern in SCORED_BY for p in root.glob(pattern)):
+    skipped = {root / name for name in NOT_SCORING}
+    for path in sorted(p for pattern in SCORED_BY for p in root.glob(pattern) if p not in skipped):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

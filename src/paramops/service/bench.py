@@ -5,6 +5,8 @@
 * ``trunk_ms``: :meth:`ModelService.prepare` (normalisation, trunk, moments);
 * ``head_ms``: :meth:`ModelService.render` of the whole image after a
   parameter change, output in the input's dtype (the live-tuning cost);
+* ``apply_ms`` and ``ensemble_ms``: :meth:`ModelService.apply` of the image,
+  one pass and self-ensembled (eight), and ``ensemble_ratio`` between them;
 * ``region_ms``: a ``region`` window (1920 x 1080 by default) of a larger
   image whose features are stored as for images too large for a
   whole-image trunk (tiled trunk, its largest feature in float16).
@@ -122,6 +124,11 @@ def run(
     result["head_ms"] = median_ms(lambda i: service.render("bench", op, **values[i]), repeat)
     result["speedup"] = result["forward_ms"] / result["head_ms"]
     service.release("bench")
+    log("apply, one pass and self-ensembled")
+    result["apply_ms"] = median_ms(lambda i: service.apply(image, op, **values[i]), forward_repeat)
+    # Eight passes: one timed run after the warm-up is as steady as the one-pass medians.
+    result["ensemble_ms"] = median_ms(lambda i: service.apply(image, op, self_ensemble=True, **values[i]), 1)
+    result["ensemble_ratio"] = result["ensemble_ms"] / result["apply_ms"]
 
     height, width = region
     big = sample_image(max(region_image[0], height), max(region_image[1], width))
