@@ -203,7 +203,8 @@ def test_apply_to_all_slices_fills_the_stack_and_can_be_cancelled(make_napari_vi
 
     assert tuner.output_layer.metadata["paramops"]["self_ensemble"] is False
 
-    with qtbot.waitSignal(tuner.apply_to_all_slices(self_ensemble=True).done, timeout=TIMEOUT_MS):
+    tuner._ensemble.value = True  # the "8x ensemble" box
+    with qtbot.waitSignal(tuner.apply_to_all_slices().done, timeout=TIMEOUT_MS):
         pass
     assert tuner.output_layer.metadata["paramops"]["self_ensemble"] is True
     np.testing.assert_array_equal(tuner.output_layer.data,
