@@ -271,7 +271,7 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     assert crops["pencil"].psnr < 25 and (crops["pencil"].patch, crops["pencil"].margin) == (32, 8)
     text = "\n".join(_bars_section({"default": default}, crops))
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
-    assert f"run on 32 px crops with 8 px of context, as the training pairs are made, it scores {crops['pencil'].psnr:.2f} dB" in pencil
+    assert f"run on 32 px crops with 8 px of context, as crop-made training pairs are, it scores {crops['pencil'].psnr:.2f} dB" in pencil
     assert "no width or schedule" in pencil and "which its 96 px windows do not" in pencil
     shock = next(line for line in text.splitlines() if line.startswith("- shock"))
     assert "crops" not in shock
