@@ -1,7 +1,8 @@
 """The results report: our analogues of the paper's tables, its numbers beside ours.
 
 :func:`write_report` scores every shipped model on a folder of validation
-images with :func:`paramops.evaluation.evaluate.evaluate`, and writes
+images with :func:`paramops.evaluation.evaluate.evaluate` (the default's
+restorations also self-ensembled, :func:`score_ensembled`), and writes
 ``results.md`` (tables) and ``figures/<op>.png`` (one image across each
 operator's test values, reference above model) into an output folder. A model
 whose checkpoint is missing is reported as "not trained yet" in every cell it
