@@ -131,19 +131,18 @@ def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str
     """
     params = {} if name is None else {name: value}
     truth = cached_reference(clean, image, op, params, seed)
-    if get_operator(op).family != "restoration":
-        if self_ensemble:
-            result = service.apply(clean, op, self_ensemble=True, **params)
-        else:
-            result = service.render("clean", op, **params)
-        return {"psnr": psnr(result, truth), "ssim": ssim(result, truth)}
-    degraded = truth
+    restoration = get_operator(op).family == "restoration"
     if self_ensemble:
-        result = service.apply(degraded, op, self_ensemble=True, **params)
-    else:
-        service.prepare("degraded", degraded)
+        result = service.apply(truth if restoration else clean, op, self_ensemble=True, **params)
+    elif restoration:
+        service.prepare("degraded", truth)
         result = service.render("degraded", op, **params)
         service.release("degraded")
+    else:
+        result = service.render("clean", op, **params)
+    if not restoration:
+        return {"psnr": psnr(result, truth), "ssim": ssim(result, truth)}
+    degraded = truth
     return {"psnr": psnr(result, clean), "ssim": ssim(result, clean),
             "input_psnr": psnr(degraded, clean), "input_ssim": ssim(degraded, clean)}
 

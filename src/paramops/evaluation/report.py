@@ -2,7 +2,7 @@
 
 :func:`write_report` scores every shipped model on a folder of validation
 images with :func:`paramops.evaluation.evaluate.evaluate` (the default's
-restorations also self-ensembled, :func:`score_ensembled`), and writes
+restorations also self-ensembled, :func:`score_model`), and writes
 ``results.md`` (tables) and ``figures/<op>.png`` (one image across each
 operator's test values, reference above model) into an output folder. A model
 whose checkpoint is missing is reported as "not trained yet" in every cell it
@@ -116,8 +116,11 @@ class ModelScores:
     def covers(self, op: str) -> bool:
         return self.ok and op in self.model.operators
 
-    def row(self, op: str, value: float | None) -> dict | None:
+    def row(self, op: str, value: float | None, *, ensembled: bool = False) -> dict | None:
+        """The row of ``op`` at ``value``; with ``ensembled``, its self-ensembled row."""
         key = (op, None if value is None else float(value))
+        if ensembled:
+            return self.ensembled.get(key)
         return self.rows.get(key) or self.extra.get(key)
 
     def mean_psnr(self, op: str) -> float | None:
@@ -178,30 +181,25 @@ def load_models(weights: str | os.PathLike, names: Sequence[str], device=None) -
 
 
 def score_model(
-    entry: ModelScores, data: Path, extra: Mapping[str, Sequence] | None = None, progress: bool = False
+    entry: ModelScores, data: Path, extra: Mapping[str, Sequence] | None = None, progress: bool = False,
+    *, ensembled: bool = False
 ) -> None:
-    """Fill ``entry.rows`` (and ``entry.extra`` at the ``extra`` points) by evaluating on folder ``data``."""
+    """Fill ``entry.rows`` (and ``entry.extra`` at the ``extra`` points) by evaluating on folder ``data``.
+
+    With ``ensembled``, also ``entry.ensembled``: the restorations' test points, each the mean of eight passes
+    under the image's rotations and transposes (``paramops apply --self-ensemble``).
+    """
     if not entry.ok:
         return
     started = time.perf_counter()
-    for target, points in ((entry.rows, model_points(entry.model)), (entry.extra, extra or {})):
+    restorations = {op: test_points(op) for op in operators("restoration") if ensembled and entry.covers(op)}
+    for target, points, self_ensemble in ((entry.rows, model_points(entry.model), False),
+                                          (entry.extra, extra or {}, False), (entry.ensembled, restorations, True)):
         if points:
-            scores = evaluate(entry.model, data, ops=list(points), points=points, progress=progress)
+            scores = evaluate(entry.model, data, ops=list(points), points=points, self_ensemble=self_ensemble,
+                              progress=progress)
             target.update({(r["op"], r["value"]): r for r in summarise(scores)})
     entry.seconds = time.perf_counter() - started
-
-
-def score_ensembled(entry: ModelScores, data: Path, progress: bool = False) -> None:
-    """Fill ``entry.ensembled``: the restorations' test points, each the mean of eight passes under the image's
-    rotations and transposes (``paramops apply --self-ensemble``)."""
-    if not entry.ok:
-        return
-    started = time.perf_counter()
-    points = {op: test_points(op) for op in operators("restoration") if entry.covers(op)}
-    if points:
-        scores = evaluate(entry.model, data, ops=list(points), points=points, self_ensemble=True, progress=progress)
-        entry.ensembled = {(r["op"], r["value"]): r for r in summarise(scores)}
-    entry.seconds += time.perf_counter() - started
 
 
 def gain(row: dict | None) -> float | None:
@@ -413,7 +411,7 @@ def quality_bars(default: ModelScores) -> list[Bar]:
             paper_text = f"restored {numerous.numerous_psnr:.2f}, input not given (Table II)" if numerous else "-"
         uncovered = () if row is not None else (f"{op} at {level:g}",)
         bars.append(bar("gain", op, level, need, ours, paper_text, uncovered,
-                        ensembled=gain(default.ensembled.get((op, level)))))
+                        ensembled=gain(default.row(op, level, ensembled=True))))
     return bars
 
 
@@ -818,7 +816,7 @@ def _restoration(models: Mapping[str, ModelScores]) -> list[str]:
             row = default.row(op, value) if default.covers(op) else None
             ref = paper.lookup(paper.RESTORATION_COMPARISON.get(op, {}), value) if value is not None else None
             numerous = paper.lookup(paper.SINGLE_VS_NUMEROUS.get(op, {}), value) if value is not None else None
-            ensembled = gain(default.ensembled.get((op, None if value is None else float(value))))
+            ensembled = gain(default.row(op, value, ensembled=True))
             rows.append([
                 op, "-" if param is None else f"{param}={value:g}",
                 "-" if row is None else db(row["input_psnr"]),
@@ -955,8 +953,8 @@ def write_report(
             for path in chosen:
                 shutil.copy2(path, folder / path.name)
         for name, entry in models.items():
-            score_model(entry, folder, extra if name in UNSEEN_COLUMNS else None, progress=progress)
-        score_ensembled(models["default"], folder, progress=progress)
+            score_model(entry, folder, extra if name in UNSEEN_COLUMNS else None, progress=progress,
+                        ensembled=name == "default")
     figure_paths = {}
     figure_file = next((p for p in files if p.name == FIGURE_IMAGE), chosen[0])
     figure_image = read_image(figure_file)
