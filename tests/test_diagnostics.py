@@ -1,4 +1,5 @@
-"""The diagnostic scripts behind docs/crop_consistency.md, docs/window_statistics.md and the loss shares of docs/training.md."""
+"""The diagnostic scripts behind docs/crop_consistency.md, docs/window_statistics.md, docs/pencil_phase.md and the
+loss shares of docs/training.md."""
 
 from __future__ import annotations
 
@@ -76,3 +77,19 @@ def test_loss_shares_split_the_loss_among_operators_as_drawn(images, tmp_path, s
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].startswith("| operator | MSE | PSNR (dB) |")
     assert lines[4].startswith("| wls |") and lines[5].startswith("| denoise |") and " | 3 | " in lines[5]
+
+
+def test_pencil_phase_scores_other_texture_origins_and_the_model(images, tmp_path, save_tiny_model, load_script,
+                                                                 monkeypatch):
+    monkeypatch.setenv("PARAMOPS_CACHE", str(tmp_path / "cache"))
+    save_tiny_model(tmp_path / "tiny.pt", ("pencil",), arch="tunable")
+    out = tmp_path / "pencil.md"
+    assert load_script("pencil_phase").main(["--data", str(images), "--phases", "3", "--model",
+                                             str(tmp_path / "tiny.pt"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "mean over 3 origins" in text
+    rows = [line.strip("| ").split(" | ") for line in text.splitlines() if line.startswith("| ")][1:]
+    assert [r[0] for r in rows] == ["other.png", "set5_a.png", "set5_gray.png", "**mean**"]
+    for _, another, mean, _ in rows[:-1]:
+        # The mean over origins keeps the texture's average and drops most of the wrong phases' streaks.
+        assert float(mean) > float(another)

@@ -7,7 +7,7 @@ from skimage import data
 
 import paramops
 from paramops.operators.laplacian import luminance
-from paramops.operators.stylize import line_kernel, pencil_texture, stroke_map, tone_histogram
+from paramops.operators.stylize import line_kernel, pencil_drawing, pencil_texture, stroke_map, tone_histogram
 
 
 def blurred_step(height: int = 32, width: int = 64) -> np.ndarray:
@@ -107,6 +107,14 @@ def test_pencil_texture_is_deterministic_tileable_and_light():
     seam = np.abs(texture[:, 0] - texture[:, -1]).mean()
     inner = np.abs(np.diff(texture, axis=1)).mean()
     assert seam < 1.5 * inner
+
+
+def test_pencil_texture_origin_moves_the_paper_modulo_its_tile():
+    image = np.random.default_rng(1).random((40, 50, 3)).astype(np.float32)
+    corner = pencil_drawing(image)
+    assert np.array_equal(corner, pencil_drawing(image, texture_origin=(256, -512)))
+    moved = pencil_drawing(image, texture_origin=(5, 7))
+    assert np.abs(moved - corner).mean() > 0.01
 
 
 @pytest.mark.parametrize("op", ["shock", "pencil"])

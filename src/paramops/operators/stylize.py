@@ -255,7 +255,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(a * b, dtype=np.float64))
 
 
-def pencil_drawing(rgb: np.ndarray) -> np.ndarray:
+def pencil_drawing(rgb: np.ndarray, *, texture_origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Colour pencil drawing (Lu, Xu and Jia 2012, "Combining sketch and tone").
 
     On the luminance Y: the stroke layer S (:func:`stroke_map`, line segments
@@ -269,6 +269,10 @@ def pencil_drawing(rgb: np.ndarray) -> np.ndarray:
     ----------
     rgb : ndarray of float32, shape (H, W, 3)
         Values in [0, 1]; H, W >= 2.
+    texture_origin : (int, int), optional
+        The (row, column) of the texture tile that lies at the image's
+        top-left pixel, in px; any integers (taken modulo the 256 px tile).
+        The registry's operator lays the tile from the corner, (0, 0).
 
     Returns
     -------
@@ -276,7 +280,7 @@ def pencil_drawing(rgb: np.ndarray) -> np.ndarray:
     """
     lum = luminance(rgb)
     h, w = lum.shape
-    tile = pencil_texture()
+    tile = np.roll(pencil_texture(), (-texture_origin[0], -texture_origin[1]), axis=(0, 1))
     reps = (-(-h // tile.shape[0]), -(-w // tile.shape[1]))
     texture = np.tile(tile, reps)[:h, :w]
     tone = np.clip(tone_map(lum), 1.0 / 255.0, 1.0)
