@@ -18,17 +18,21 @@ scores, against the reference as the registry runs it (origin (0, 0)):
   number of phases, costs at most 10 log10(1 + 1/phases) dB);
 
 beside what the shipped ``default`` scores (``paramops evaluate``'s cache).
+The mean over origins also goes to ``pencil_phase.json`` beside ``--out``,
+where the report (``scripts/report.py``) cites it under pencil's bar.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from paramops.evaluation.evaluate import cached_reference, evaluate
 from paramops.evaluation.markdown import db, table, write_generated
+from paramops.evaluation.report import PHASE_CEILING_FILE
 from paramops.evaluation.metrics import psnr
 from paramops.image import from_working, to_working
 from paramops.io import read_image
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append([path.name, *map(db, scores)])
         print(*rows[-1], flush=True)
     means = np.mean(columns, axis=0)
+    (args.out.parent / PHASE_CEILING_FILE).write_text(json.dumps(
+        {"pencil": {"psnr": round(float(means[1]), 4), "phases": args.phases, "images": len(paths)}}, indent=1) + "\n")
     rows.append(["**mean**", *(f"**{db(v)}**" for v in means)])
     write_generated(args.out, "Pencil: what the paper texture's phase costs a network that cannot see it",
                     f"python scripts/pencil_phase.py --phases {args.phases}",

@@ -93,3 +93,7 @@ def test_pencil_phase_scores_other_texture_origins_and_the_model(images, tmp_pat
     for _, another, mean, _ in rows[:-1]:
         # The mean over origins keeps the texture's average and drops most of the wrong phases' streaks.
         assert float(mean) > float(another)
+    from paramops.evaluation.report import load_phase_ceilings
+
+    ceiling = load_phase_ceilings(tmp_path)["pencil"]
+    assert ceiling["phases"] == 3 and f"{ceiling['psnr']:.2f}" == rows[-1][2].strip("*")

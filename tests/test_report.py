@@ -283,6 +283,12 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
     assert f"not a ceiling for the default, which scores {above:.2f} dB there: its tone head ranks" in pencil
     assert "strokes by the image's strongest" in pencil and "no width or schedule" not in pencil
+    assert "tile origins" not in pencil  # scripts/pencil_phase.py not run
+    for ceiling, verdict in ((23.13, "below"), (26.0, "above")):
+        text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, toned_rows)}, crops,
+                                       ceilings={"pencil": {"psnr": ceiling, "phases": 16}}))
+        pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
+        assert f"mean over 16 other tile origins scores {ceiling:.2f} dB against it, {verdict} the bar" in pencil
     below = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": crops["pencil"].psnr - 1.0}}
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, below)}, crops))
     assert "no width or schedule" in next(line for line in text.splitlines() if line.startswith("- pencil"))

@@ -68,6 +68,9 @@ NOT_TRAINED = "not trained yet"
 ONE_OPERATOR = {"l0": "decoupled-l0", "rtv": "decoupled-rtv", "denoise": "decoupled-denoise"}
 # Written by scripts/plain_restorer.py beside results.md: the control networks' gains on the restorations.
 PLAIN_CONTROL_FILE = "plain_restorer.json"
+# Written by scripts/pencil_phase.py beside results.md: what a network blind to the pixel's place in pencil's paper
+# texture can reach.
+PHASE_CEILING_FILE = "pencil_phase.json"
 # What an image-context filter takes from the whole image beyond its luminance histogram (which the tone
 # head ranks pixels in): the part of its reference a network with a tone head still cannot see.
 BEYOND_THE_HISTOGRAM = {
@@ -485,6 +488,13 @@ def load_plain_control(folder: str | os.PathLike) -> dict[str, dict[str, tuple[f
     return control
 
 
+def load_phase_ceilings(folder: str | os.PathLike) -> dict[str, dict]:
+    """``{op: {"psnr": dB, "phases": n}}`` from ``<folder>/pencil_phase.json``; empty where
+    ``scripts/pencil_phase.py`` has not been run."""
+    path = Path(folder) / PHASE_CEILING_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, headed: float | None) -> str:
     """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches, and
     ``headed``, what the default given the control's head reaches (None: not measured)."""
@@ -513,7 +523,8 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, hea
 
 
 def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
-             crops: Mapping[str, CropScore], plain: Mapping[str, Mapping[str, tuple[float, int]]]) -> str:
+             crops: Mapping[str, CropScore], plain: Mapping[str, Mapping[str, tuple[float, int]]],
+             ceilings: Mapping[str, Mapping]) -> str:
     """What would close a failed bar, from what the other models, the operator on crops and the paper show."""
     default = models["default"]
     if bar.kind == "mean":
@@ -534,7 +545,7 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
             " holds on whole images (`paramops.models.tone`; `docs/training.md`, eleventh session;"
             " `docs/rank_oracle.md` measures how much a curve of that rank explains). What the head cannot see is"
             f" {BEYOND_THE_HISTOGRAM.get(bar.op, 'the rest of the image')}: a network given those, or the paper's"
-            " scale, is what would close the rest.")
+            " scale, is what would close the rest." + _phase_text(bar, ceilings.get(bar.op)))
     if crop is not None and crop.psnr < bar.need:
         windows = default.model.config.get("norm_windows")
         statistics = f"its {windows[0]} px windows" if windows else "statistics learned on patches"
@@ -600,6 +611,18 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                    " project's two-hour CPU budget cannot try.")
 
 
+def _phase_text(bar: Bar, ceiling: Mapping | None) -> str:
+    """What the paper texture's phase alone caps a filter at, where ``scripts/pencil_phase.py`` measured it."""
+    if ceiling is None:
+        return ""
+    below = ceiling["psnr"] < bar.need
+    verdict = ("below the bar (`docs/pencil_phase.md`), so only a network given the pixel's place in the tile can pass"
+               " it" if below else "above the bar (`docs/pencil_phase.md`), so the texture's phase is not what holds"
+               " it back")
+    return (f" The texture alone caps a network that cannot tell where a pixel lies in the tile: the operator's mean"
+            f" over {ceiling['phases']} other tile origins scores {ceiling['psnr']:.2f} dB against it, {verdict}.")
+
+
 def _ensembled_closing(bar: Bar) -> str:
     """What self-ensembling does for a failed gain bar, where measured."""
     if bar.ensembled is None:
@@ -611,8 +634,10 @@ def _ensembled_closing(bar: Bar) -> str:
 
 
 def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropScore],
-                  plain: Mapping[str, Mapping[str, tuple[float, int]]] | None = None) -> list[str]:
-    """The quality bars; ``plain``: :func:`load_plain_control`'s runs, cited where a restoration falls short."""
+                  plain: Mapping[str, Mapping[str, tuple[float, int]]] | None = None,
+                  ceilings: Mapping[str, Mapping] | None = None) -> list[str]:
+    """The quality bars; ``plain``: :func:`load_plain_control`'s runs, cited where a restoration falls short;
+    ``ceilings``: :func:`load_phase_ceilings`'s, cited where pencil does."""
     bars = quality_bars(models["default"])
     rows = [[b.label, b.required, b.ours_text(), b.status, b.ensembled_text(), b.paper] for b in bars]
     lines = [
@@ -630,7 +655,7 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
     if failed:
         lines += ["### Falling short, and what would close it", ""]
         unmeasured = [b.label for b in failed if b.ours is None]
-        lines += [f"- {_closing(b, bars, models, crops, plain or {})}{_ensembled_closing(b)}"
+        lines += [f"- {_closing(b, bars, models, crops, plain or {}, ceilings or {})}{_ensembled_closing(b)}"
                   for b in failed if b.ours is not None]
         if unmeasured:
             lines.append(f"- Not measurable, the default model does not cover them: {'; '.join(unmeasured)}."
@@ -970,7 +995,7 @@ def write_report(
                             patch=pairs.patch, margin=pairs.margin)
     lines = [
         *_header(data, chosen, len(files), models, command),
-        *_bars_section(models, crops, load_plain_control(out)),
+        *_bars_section(models, crops, load_plain_control(out), load_phase_ceilings(out)),
         *_budget(models, configs_by_name),
         *_single_vs_numerous(models),
         *_joint(models),
