@@ -11,6 +11,7 @@ import torch
 from paramops.models import TrunkFeatures, build_model, model_config
 from paramops.models.base import convs_of, norms_of
 from paramops.models.layers import edge_map, network_input
+from paramops.models.symmetry import SYMMETRIES, turn, turn_back
 
 SMALL = {"width": 8, "param_dim": 2}
 NETS = {
@@ -365,3 +366,16 @@ def test_trunk_moments_give_the_tuned_convs_output_statistics_for_any_weight(tun
         mean, var = layers.input_slice_stats(features.moments, weight)
         torch.testing.assert_close(mean, out.mean((2, 3)), atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(var, out.var((2, 3), correction=0), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("k", range(SYMMETRIES))
+def test_turn_back_undoes_turn(k):
+    x = torch.arange(2 * 3 * 5).reshape(2, 3, 5)
+    assert turn(x, k).shape == ((2, 5, 3) if k & 4 else (2, 3, 5))
+    assert turn_back(turn(x, k), k).equal(x)
+
+
+def test_the_eight_turns_are_the_eight_symmetries():
+    x = torch.arange(9).reshape(3, 3)
+    assert turn(x, 0).equal(x)
+    assert len({tuple(turn(x, k).flatten().tolist()) for k in range(SYMMETRIES)}) == SYMMETRIES

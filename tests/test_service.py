@@ -21,7 +21,7 @@ from paramops.models import ParamEncoding, ParamModel, build_model
 from paramops.operators.registry import operators
 from paramops.service import Cancelled, ModelService
 from paramops.service import trunk as trunks
-from paramops.service.symmetry import SYMMETRIES, turn, turn_back
+from paramops.models.symmetry import SYMMETRIES, turn, turn_back
 
 OPS = tuple(operators())
 
@@ -381,20 +381,6 @@ def test_apply_and_prepare_can_be_cancelled(service, photo):
 
 
 # -- self-ensembling -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("k", range(SYMMETRIES))
-def test_turn_back_undoes_turn(k):
-    x = torch.arange(2 * 3 * 5).reshape(2, 3, 5)
-    swapped = (k >= 4) != (k % 2 == 1)  # a transpose or a quarter turn, not both
-    assert turn(x, k).shape == ((2, 5, 3) if swapped else (2, 3, 5))
-    assert turn_back(turn(x, k), k).equal(x)
-
-
-def test_the_eight_turns_are_the_eight_symmetries():
-    x = torch.arange(9).reshape(3, 3)
-    assert turn(x, 0).equal(x)
-    assert len({tuple(turn(x, k).flatten().tolist()) for k in range(SYMMETRIES)}) == SYMMETRIES
 
 
 def test_self_ensemble_is_the_mean_of_the_eight_turned_results(service, model, photo):

@@ -18,7 +18,8 @@ Modules: :mod:`~paramops.service.core` (the class), :mod:`.slices` (planes
 of host arrays, dtype and range mapping), :mod:`.trunk` (whole and tiled
 trunk), :mod:`.head` (the fast band head), :mod:`.cache` (LRU feature cache),
 :mod:`.coalesce` (the render queue), :mod:`.progress` (progress and
-cancellation), :mod:`.symmetry` (the eight turns of ``apply(..., self_ensemble=True)``). See
+cancellation); ``apply(..., self_ensemble=True)`` turns planes with
+:mod:`paramops.models.symmetry`, as training does its patches. See
 docs/service.md.
 """
 

@@ -30,7 +30,7 @@ from paramops.service.slices import (
     to_network,
     window_of,
 )
-from paramops.service.symmetry import SYMMETRIES, turn, turn_back
+from paramops.models.symmetry import SYMMETRIES, turn, turn_back
 
 # Side of the square tiles of the streamed trunk, in pixels.
 TILE = 1024

@@ -183,19 +183,6 @@ def _parameter_groups(net, tc) -> list[dict]:
     return [group for group in groups if group["lr"] != 0]
 
 
-def _augment(batch, flips):
-    """Dihedral augmentation; every operator here is isotropic up to its random draws."""
-    import torch
-
-    if flips & 1:
-        batch = torch.flip(batch, dims=[-1])
-    if flips & 2:
-        batch = torch.flip(batch, dims=[-2])
-    if flips & 4:
-        batch = batch.transpose(-1, -2)
-    return batch
-
-
 def _save_atomic(obj, path: Path) -> None:
     import torch
 
@@ -238,6 +225,7 @@ def train(
 
     from paramops.models import build_model
     from paramops.models.checkpoint import save_checkpoint
+    from paramops.models.symmetry import SYMMETRIES, turn
     from paramops.training.start import starting_model, training_so_far
 
     tc = config.train
@@ -310,11 +298,11 @@ def train(
         while step < stop:
             started = time.perf_counter()
             idx = rng.integers(0, len(inputs), tc.batch) if draw is None else rng.choice(len(inputs), tc.batch, p=draw)
-            flips = int(rng.integers(0, 8))
-            x = _augment(as_batch(inputs[idx], dev), flips)
-            y = _augment(as_batch(targets[idx], dev), flips)
+            symmetry = int(rng.integers(0, SYMMETRIES))
+            x = turn(as_batch(inputs[idx], dev), symmetry)
+            y = turn(as_batch(targets[idx], dev), symmetry)
             p = torch.from_numpy(vectors[idx]).to(dev)
-            loss = torch.nn.functional.mse_loss(on_patches(net, x, p, cdfs[idx]), y)  # flips keep the histogram
+            loss = torch.nn.functional.mse_loss(on_patches(net, x, p, cdfs[idx]), y)  # turns keep the histogram
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
