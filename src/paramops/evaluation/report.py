@@ -679,9 +679,12 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "each pixel's luminance rank in its image, predicted from the parameters (`paramops.models.tone`),",
             "trained 7,000 steps more (`configs/analysis/default-tone.yaml`, then `configs/default.yaml`): style",
             "rose by 10.8 dB, the filter mean by 1.2, and denoising at sigma 25 lost 0.9 (`docs/training.md`, eleventh session).",
-            "Since the nineteenth, a third of its weights come from a fine-tune whose image-context filters learn from",
-            "patches of whole-photo runs (`configs/analysis/default-r5-whole-photo.yaml`), which with the tone head",
-            "now helps: llf_remap +0.51, pencil +0.76, style +0.44 dB (`docs/training.md`, nineteenth session).",
+            "Since the nineteenth, its weights are partly those of fine-tunes whose image-context filters learn from",
+            "patches of whole-photo runs, which with the tone head now helps: a third of one in the nineteenth",
+            "(`configs/analysis/default-r5-whole-photo.yaml`), and since the twentieth the mean of that default and",
+            "two more of them from it (`configs/analysis/default-r6-whole-photo-s3.yaml`, `-s4.yaml`). Against the",
+            "eighteenth session's default, llf_remap +1.08, pencil +1.37, style +0.79 dB (`docs/training.md`,",
+            "nineteenth and twentieth sessions).",
         ]
         lines.append("")
     elif models["default"].ok:
