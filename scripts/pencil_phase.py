@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python scripts/pencil_phase.py --data DIR --phases 32
 
 The pencil operator (:func:`paramops.operators.stylize.pencil_drawing`) renders
-its tone with a 256 px paper texture tiled from the image's top-left corner.
+its tone with a square paper texture (256 px) tiled from the image's top-left corner.
 A network that sees the image but not where each pixel lies in the tile can at
 best predict the operator's mean over the tile's phase. This script runs the
 reference with the tile laid from ``--phases`` other origins (fixed seed) and
@@ -32,8 +32,8 @@ import numpy as np
 
 from paramops.evaluation.evaluate import cached_reference, evaluate
 from paramops.evaluation.markdown import db, table, write_generated
-from paramops.evaluation.report import PHASE_CEILING_FILE
 from paramops.evaluation.metrics import psnr
+from paramops.evaluation.report import PHASE_CEILING_FILE
 from paramops.image import from_working, to_working
 from paramops.io import read_image
 from paramops.operators.stylize import TEXTURE_SIZE, pencil_drawing
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "PSNR (dB) against pencil's reference (texture tiled from the image's corner) of the same operator",
         f"with the texture tiled from another origin, of the mean over {args.phases} origins (seed {SEED}), and of",
         f"the `{args.model}` model. The mean over origins is about the best any predictor does that sees the",
-        f"image but not the pixel's place in the 256 px tile (its sampling error costs at most "
+        f"image but not the pixel's place in the {TEXTURE_SIZE} px tile (its sampling error costs at most "
         f"{db(10 * np.log10(1 + 1 / args.phases))} dB): a",
         "ceiling for a network that cannot tell where in the tile a pixel lies. See docs/training.md,",
         "twentieth session.",
