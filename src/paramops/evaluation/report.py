@@ -615,12 +615,13 @@ def _phase_text(bar: Bar, ceiling: Mapping | None) -> str:
     """What the paper texture's phase alone caps a filter at, where ``scripts/pencil_phase.py`` measured it."""
     if ceiling is None:
         return ""
-    below = ceiling["psnr"] < bar.need
-    verdict = ("below the bar (`docs/pencil_phase.md`), so only a network given the pixel's place in the tile can pass"
-               " it" if below else "above the bar (`docs/pencil_phase.md`), so the texture's phase is not what holds"
-               " it back")
+    if ceiling["psnr"] < bar.need:
+        verdict = "below the bar", "so only a network given the pixel's place in the tile can pass it"
+    else:
+        verdict = "above the bar", "so the texture's phase is not what holds it back"
     return (f" The texture alone caps a network that cannot tell where a pixel lies in the tile: the operator's mean"
-            f" over {ceiling['phases']} other tile origins scores {ceiling['psnr']:.2f} dB against it, {verdict}.")
+            f" over {ceiling['phases']} other tile origins scores {ceiling['psnr']:.2f} dB against it, {verdict[0]}"
+            f" (`docs/pencil_phase.md`), {verdict[1]}.")
 
 
 def _ensembled_closing(bar: Bar) -> str:
