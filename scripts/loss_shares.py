@@ -24,24 +24,24 @@ import numpy as np
 
 from paramops.evaluation.markdown import table
 from paramops.training.config import load_config
-from paramops.training.loop import as_batch, build_dataset, on_patches
+from paramops.training.loop import as_batch, build_dataset, input_batch, on_patches
 
 
 def loss_shares(model, config, *, per_op: int = 128, seed: int = 0) -> list[dict[str, float | str]]:
     """Per operator of ``config``: ``mse`` of ``model``, ``input_mse``, and the loss shares (fractions)."""
     import torch
 
-    inputs, targets, vectors, op_index, cdfs = build_dataset(config, progress=False)
+    data = build_dataset(config, progress=False)
     rng = np.random.default_rng(seed)
     rows = []
     with torch.no_grad():
         for k, op in enumerate(config.operators):
-            mine = np.flatnonzero(op_index == k)
+            mine = np.flatnonzero(data.op_index == k)
             idx = rng.choice(mine, min(per_op, len(mine)), replace=False)
-            x, y = as_batch(inputs[idx], model.device), as_batch(targets[idx], model.device)
-            p = torch.from_numpy(vectors[idx]).to(model.device)
-            rows.append({"op": op, "mse": float(torch.mean((on_patches(model.net, x, p, cdfs[idx]) - y) ** 2)),
-                         "input_mse": float(torch.mean((x - y) ** 2)),
+            x, y = input_batch(model.net, data, idx, model.device), as_batch(data.targets[idx], model.device)
+            p = torch.from_numpy(data.vectors[idx]).to(model.device)
+            rows.append({"op": op, "mse": float(torch.mean((on_patches(model.net, x, p, data.cdfs[idx]) - y) ** 2)),
+                         "input_mse": float(torch.mean((x[:, :3] - y) ** 2)),  # the image, not its fields
                          "weight": float(config.train.op_weights.get(op, 1.0))})
     equal = sum(r["mse"] for r in rows)
     weighted = sum(r["mse"] * r["weight"] for r in rows)

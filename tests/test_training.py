@@ -174,15 +174,17 @@ def test_image_context_pairs_are_cut_from_whole_photo_runs(photos):
     assert pairs["inputs"].shape == (count, 16, 16, 3)
     sources = [read_image(path) for path in images]
     whole = [reference(photo, "pencil") for photo in sources]
-    for patch, target, cdf in zip(pairs["inputs"], pairs["targets"], pairs["cdfs"]):
+    for patch, target, cdf, origin in zip(pairs["inputs"], pairs["targets"], pairs["cdfs"], pairs["origins"]):
         n, y, x = _locate(patch, sources)
         np.testing.assert_array_equal(target, whole[n][y : y + 16, x : x + 16])
         np.testing.assert_allclose(cdf, _cdf(sources[n]), atol=1e-6)  # the tone head ranks in the whole photo
+        assert tuple(origin) == (y, x)  # where the paper texture is laid from
     # Cropped with a margin, pencil's histogram matching sees another image, and so does the tone head.
     cropped = make_pairs(PairSpec("pencil", 2, patch=16, margin=4), images, workers=1, progress=False)
     n, y, x = _locate(cropped["inputs"][0], sources)
     assert not np.array_equal(cropped["targets"][0], whole[n][y : y + 16, x : x + 16])
     np.testing.assert_allclose(cropped["cdfs"][0], _cdf(sources[n][y - 4 : y + 20, x - 4 : x + 20]), atol=1e-6)
+    assert (cropped["origins"] == 4).all()  # the patch lies at the margin of the crop pencil ran on
 
 
 def _cdf(image: np.ndarray) -> np.ndarray:
@@ -371,6 +373,30 @@ def test_init_starts_a_run_from_another_checkpoints_weights(photos, tmp_path):
                               "train": {**frozen, "op_weights": {}}})
     with pytest.raises(ValueError, match="encodes other operators"):
         _trained(other_ops, tmp_path, "d")
+
+
+def test_fields_added_to_a_trained_network_start_at_zero_and_learn(photos, tmp_path):
+    from paramops.models import load_model
+    from paramops.training.loop import build_dataset
+
+    base = {**TINY, "operators": ["l0", "pencil"], "data": {**TINY["data"], "train": str(photos)}}
+    first = _trained(parse_config(base), tmp_path, "a")
+    fielded = {**base, "name": "fielded", "model": {**TINY["model"], "fields": ["pencil_paper"]}}
+    data = build_dataset(parse_config(fielded), progress=False)
+    pencil = data.op_index == 1
+    assert (data.origins[pencil] == 4).all()  # pencil's own: its crops' margin
+    assert len(np.unique(data.origins[~pencil], axis=0)) == (~pencil).sum()  # l0's: anywhere
+    assert build_dataset(parse_config(base), progress=False).origins is None
+
+    frozen = load_model(_trained(parse_config({**fielded, "train": {**TINY["train"], "lr": 0.0, "init": str(first)}}),
+                                 tmp_path, "b"), device="cpu")
+    photo = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(frozen.apply(photo, "pencil"), load_model(first, device="cpu").apply(photo, "pencil"))
+    assert frozen.net.fields == ("pencil_paper",)
+    assert not frozen.net.convs["conv1"][:, 4:].any()
+    learnt = load_model(_trained(parse_config({**fielded, "train": {**TINY["train"], "lr": 0.01, "init": str(first)}}),
+                                 tmp_path, "c"), device="cpu")
+    assert learnt.net.convs["conv1"][:, 4:].abs().min() > 0
 
 
 def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path, monkeypatch):

@@ -24,11 +24,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from paramops.models.layers import Stats, apply_norm, conv, instance_stats, network_input, pad_even
+from paramops.models.layers import (
+    IMAGE_CHANNELS,
+    Stats,
+    apply_norm,
+    conv,
+    instance_stats,
+    network_input,
+    pad_even,
+    with_fields,
+)
 from paramops.models.tone import COLOR, CURVE, luminance_cdf, tone_offset
 
 PAPER_DILATIONS = (2, 4, 4, 8, 8, 16, 1)
-IMAGE_CHANNELS = 3
 INPUT_CHANNELS = 4  # image + edge map
 
 Weights = Mapping[str, torch.Tensor]
@@ -260,9 +268,10 @@ def init_std(spec: Conv, output: bool) -> float:
     return he_std(spec) * (OUTPUT_INIT_GAIN if output else 1.0)
 
 
-def check_images(x: torch.Tensor) -> None:
-    if x.dim() != 4 or x.shape[1] != IMAGE_CHANNELS:
-        raise ValueError(f"x must be (N, 3, H, W), got shape {tuple(x.shape)}")
+def check_images(x: torch.Tensor, fields: int = 0) -> None:
+    if x.dim() != 4 or x.shape[1] not in {IMAGE_CHANNELS, IMAGE_CHANNELS + fields}:
+        shapes = "(N, 3, H, W)" + (f" or, positioned, (N, {IMAGE_CHANNELS + fields}, H, W)" if fields else "")
+        raise ValueError(f"x must be {shapes}, got shape {tuple(x.shape)}")
 
 
 def check_params(p: torch.Tensor, param_dim: int, batch: int) -> None:
@@ -286,6 +295,7 @@ class BaseNet(nn.Module):
         self.param_dim = int(config["param_dim"])
         self.residual = bool(config["residual"])
         self.tone_curve = 0  # knots of a tone head (paramops.models.tone); TunableNet may have one
+        self.fields = tuple(config.get("fields", ()))  # position fields (paramops.operators.fields) it takes
         self.ops = build_program(
             in_channels=in_channels,
             width=config["width"],
@@ -316,15 +326,34 @@ class BaseNet(nn.Module):
         shift = nn.ParameterDict({n: nn.Parameter(torch.zeros(channels[n])) for n in names})
         return scale, shift
 
+    def positioned(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """``x`` (N, 3, H, W) with the network's position fields appended (:func:`with_fields`), laid for
+        images whose top-left pixel lies at ``origin`` of the image the operator runs on.
+
+        An ``x`` that has them already (a cut of a positioned image) is
+        returned as is, so every entry point takes either: a whole image
+        without, a crop, window or turned image with the fields it was cut
+        with.
+        """
+        check_images(x, len(self.fields))
+        if x.shape[1] > IMAGE_CHANNELS:
+            return x
+        return with_fields(x, self.fields, [origin] * x.shape[0])
+
     def prepare(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        """Validate the inputs; return the padded network input (N, 4, H', W')."""
-        check_images(x)
+        """Validate the inputs; return the padded network input (N, 4 + fields, H', W')."""
+        x = self.positioned(x)
         check_params(p, self.param_dim, x.shape[0])
         return pad_even(network_input(x))
 
+    def residual_image(self, x: torch.Tensor) -> torch.Tensor | None:
+        """What a residual network's output is added to: ``x``'s image channels (None if not residual)."""
+        return x[:, :IMAGE_CHANNELS] if self.residual else None
+
     def image_context(self, x: torch.Tensor) -> torch.Tensor | None:
-        """What the output needs of the whole image beyond the network's features: a tone head's histogram."""
-        return luminance_cdf(x) if self.tone_curve else None
+        """What the output needs of the whole image (its first three channels, if positioned) beyond the
+        network's features: a tone head's histogram."""
+        return luminance_cdf(x[:, :IMAGE_CHANNELS]) if self.tone_curve else None
 
     def residual_base(self, image: torch.Tensor | None, cdf: torch.Tensor | None,
                       predicted: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
@@ -333,7 +362,10 @@ class BaseNet(nn.Module):
         ``cdf`` is :meth:`image_context` of the whole image, ``predicted`` the
         weight predictor's output for the parameters.
         """
-        if not self.tone_curve or image is None:
+        if image is None:
+            return None
+        image = image[:, :IMAGE_CHANNELS]  # a positioned image's fields stay out of the output
+        if not self.tone_curve:
             return image
         return tone_offset(image, cdf.to(image.dtype), predicted[COLOR], predicted[CURVE])
 

@@ -53,11 +53,11 @@ HIDDEN_BIAS = "detail.hidden_bias"
 GATE = "detail.gate"
 
 
-def branch_program(width: int, depth: int) -> tuple[Op, ...]:
+def branch_program(width: int, depth: int, in_channels: int = INPUT_CHANNELS) -> tuple[Op, ...]:
     """``depth`` 3x3 convs, ``detail1`` to ``detail<depth>``, each followed by a ReLU."""
     ops: list[Op] = []
     for k in range(1, depth + 1):
-        ops += [Conv(f"detail{k}", INPUT_CHANNELS if k == 1 else width, width), RELU]
+        ops += [Conv(f"detail{k}", in_channels if k == 1 else width, width), RELU]
     return tuple(ops)
 
 

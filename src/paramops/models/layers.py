@@ -1,7 +1,8 @@
 """Tensor-level building blocks shared by every network.
 
 * :func:`network_input` -- the image plus its edge map, centred (paper section
-  3.2; the public code subtracts 128 from all four 8-bit channels, i.e. 0.5 here).
+  3.2; the public code subtracts 128 from all four 8-bit channels, i.e. 0.5 here),
+  and the position fields of a positioned image (:func:`with_fields`).
 * :func:`pad_even` -- odd sizes are padded to even ones so the stride-2 conv and
   the stride-2 transposed conv give back the input size exactly.
 * :func:`conv` -- one convolution whose weight is either shared by the batch or
@@ -15,10 +16,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from paramops.operators.fields import position_field
 
 if TYPE_CHECKING:
     from paramops.models.base import Conv
@@ -27,6 +32,7 @@ Stats = tuple[torch.Tensor, torch.Tensor]
 
 # torch's InstanceNorm2d default.
 NORM_EPS = 1e-5
+IMAGE_CHANNELS = 3
 
 
 def edge_map(x: torch.Tensor) -> torch.Tensor:
@@ -55,8 +61,25 @@ def edge_map(x: torch.Tensor) -> torch.Tensor:
 
 
 def network_input(x: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) image in [0, 1] -> (N, 4, H, W) centred image and edge map."""
-    return torch.cat([x, edge_map(x)], dim=1) - 0.5
+    """(N, 3 + F, H, W) image in [0, 1] and its F position fields -> (N, 4 + F, H, W): centred image,
+    edge map and fields."""
+    image = x[:, :IMAGE_CHANNELS]
+    return torch.cat([image, edge_map(image), x[:, IMAGE_CHANNELS:]], dim=1) - 0.5
+
+
+def with_fields(x: torch.Tensor, names: Sequence[str], origins: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """Images (N, 3, H, W) positioned: their position fields ``names`` appended as channels (N, 3 + F, H, W).
+
+    Image ``n``'s top-left pixel lies at ``origins[n]`` (row, column) of the
+    image its operator runs on: (0, 0) for a whole image, a crop's offset for
+    a crop. Cutting, padding or turning the result keeps every pixel's
+    fields with it, which is why fields travel as channels of the image.
+    """
+    if not names:
+        return x
+    planes = np.stack([[position_field(name, tuple(x.shape[-2:]), tuple(origin)) for name in names]
+                       for origin in origins])
+    return torch.cat([x, torch.from_numpy(planes).to(x.device, x.dtype)], dim=1)
 
 
 def pad_even(x: torch.Tensor) -> torch.Tensor:

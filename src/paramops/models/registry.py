@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from paramops.models.base import PAPER_DILATIONS, build_program, norms_of
 from paramops.models.predictor import FC_KINDS
+from paramops.operators.fields import check_field
 
 if TYPE_CHECKING:
     import torch.nn as nn
@@ -36,7 +37,7 @@ COMMON = {
 # identifies a network's function (weights_digest), so adding one does not
 # invalidate every cached score.
 LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0, "detail_branch": 0,
-                  "detail_hidden": 0, "detail_gate": False}
+                  "detail_hidden": 0, "detail_gate": False, "fields": []}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
     # tuned_channels: how many of conv19's input channels "conv_in" predicts;
@@ -44,9 +45,10 @@ ARCH_OPTIONS = {
     # tone_curve: knots of the tone head's curve, 0 for none (paramops.models.tone);
     # detail_branch: convs of the norm-free full-resolution branch, 0 for none (paramops.models.detail);
     # detail_hidden: hidden channels of its predicted readout, 0 for a single conv;
-    # detail_gate: B's residual scaled by a factor predicted from the parameters, the readout's not
+    # detail_gate: B's residual scaled by a factor predicted from the parameters, the readout's not;
+    # fields: position fields taken as input channels (paramops.operators.fields), [] for none
     "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None,
-                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0, "detail_gate": False},
+                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0, "detail_gate": False, "fields": []},
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's
@@ -107,6 +109,8 @@ def resolve_config(config: Mapping) -> dict:
             raise ValueError(f"{key} must be true or false, got {out[key]!r}")
     if out["blocks"] not in BLOCKS:
         raise ValueError(f"blocks must be one of {', '.join(BLOCKS)}, got {out['blocks']!r}")
+    if "fields" in out:
+        out["fields"] = _field_names(out["fields"])
     if "fc" in out and out["fc"] not in FC_KINDS:
         raise ValueError(f"fc must be one of {', '.join(FC_KINDS)}, got {out['fc']!r}")
     if arch == "tunable" and out["tuned"] == "norm":  # the last norm, named explicitly
@@ -119,6 +123,12 @@ def without_later_defaults(config: Mapping) -> dict:
     """``config`` without the options of ``LATER_DEFAULTS`` that hold their original value."""
     return {key: value for key, value in config.items()
             if key not in LATER_DEFAULTS or value != LATER_DEFAULTS[key]}
+
+
+def _field_names(fields) -> list[str]:
+    if not isinstance(fields, (list, tuple)) or len(set(fields)) != len(fields):
+        raise ValueError(f"fields must be a list of distinct position field names, got {fields!r}")
+    return [check_field(name) for name in fields]
 
 
 def _positive_int(config: dict, key: str) -> int:
@@ -136,8 +146,8 @@ def build_model(config: Mapping) -> nn.Module:
     "separable"), ``expand``, ``last_width``, ``skip``; for "decoupled" and "tunable"
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
     ``tuned`` and ``tuned_channels`` (see :mod:`paramops.models.tunable`),
-    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden``, ``detail_gate`` and ``preset``
-    ("realtime").
+    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden``, ``detail_gate``, ``fields`` and
+    ``preset`` ("realtime").
     """
     from paramops.models.decoupled import DecoupledNet
     from paramops.models.paramchannel import ParamChannelNet

@@ -60,9 +60,9 @@ import torch
 
 from paramops.models.base import (
     BaseNet,
+    INPUT_CHANNELS,
     Conv,
     Norm,
-    check_images,
     check_params,
     convs_of,
     init_std,
@@ -112,7 +112,7 @@ class TunableNet(BaseNet):
     """
 
     def __init__(self, config: dict) -> None:
-        super().__init__(config)
+        super().__init__(config, in_channels=INPUT_CHANNELS + len(config["fields"]))
         self.tuned = config["tuned"]
         self.tuned_channels = config["tuned_channels"]
         convs, norms = convs_of(self.ops), norms_of(self.ops)
@@ -172,7 +172,7 @@ class TunableNet(BaseNet):
                 # Without windows, trunks run in stages or streamed from the middle, where the input is gone.
                 raise ValueError("detail_branch needs norm_windows: the branch runs window by window with the trunk")
             targets.update(readout_targets(config["width"], self.detail_hidden))
-            self.detail_ops = branch_program(config["width"], self.detail_branch)
+            self.detail_ops = branch_program(config["width"], self.detail_branch, INPUT_CHANNELS + len(self.fields))
             self.detail_convs = branch_weights(self.detail_ops)
         self.detail_gate = config["detail_gate"]
         if not isinstance(self.detail_gate, bool):
@@ -273,13 +273,14 @@ class TunableNet(BaseNet):
         return {**weights, name: torch.cat([part, learned], dim=2 if self.tuned == "conv_in" else 1)}
 
     def forward(self, x: torch.Tensor, p: torch.Tensor, cdf: torch.Tensor | None = None) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1], (N or 1, param_dim) -> (N, 3, H, W).
+        """(N, 3, H, W) in [0, 1] (or positioned: :meth:`positioned`), (N or 1, param_dim) -> (N, 3, H, W).
 
         In one pass, unless ``norm_windows`` is set and the image is larger
         than a window: then ``head(trunk(x), p)``. ``cdf``: with a tone head,
         the luminance histogram (N, 256) of the image ``x`` was cut from
         (training patches: the operator's whole input), by default ``x``'s own.
         """
+        x = self.positioned(x)
         if self.norm_windows and max(x.shape[-2:]) > self.norm_windows[0]:
             features = self.trunk(x)
             if cdf is not None:
@@ -303,13 +304,14 @@ class TunableNet(BaseNet):
         Parameters
         ----------
         x : Tensor, shape (N, 3, H, W)
-            Images in [0, 1].
+            Images in [0, 1]; or positioned (:meth:`positioned`), as a crop
+            of a larger image must be for a network with ``fields``.
         norm_stats : dict of str to (mean, var), optional
             Instance-norm statistics to use instead of computing them, by norm
             name (see :meth:`trunk_statistics`); for tiled or approximate runs.
             Not with ``norm_windows``, whose statistics are each window's.
         """
-        check_images(x)
+        x = self.positioned(x)
         if self.norm_windows:
             if norm_stats is not None:
                 raise ValueError("norm_stats: a network with norm_windows normalises each window with its own statistics")
@@ -331,7 +333,7 @@ class TunableNet(BaseNet):
         caller's grad mode. Memory: the features, and the activations of the
         windows in flight.
         """
-        check_images(x)
+        x = self.positioned(x)
         if not self.norm_windows:
             raise ValueError("trunk_windows needs a network configured with norm_windows")
         height, width = x.shape[-2:]
@@ -366,7 +368,7 @@ class TunableNet(BaseNet):
         finally:
             if hasattr(results, "close"):
                 results.close()  # a generator stopped early (cancelled): let it drop the windows in flight
-        blended = replace(part, stats={}, size=tuple(x.shape[-2:]), image=x if self.residual else None, windows=grid,
+        blended = replace(part, stats={}, size=tuple(x.shape[-2:]), image=self.residual_image(x), windows=grid,
                           cdf=self.image_context(x),
                           moments={name: torch.stack([m[name] for m in moments], dim=1) for name in moments[0]})
         return blended.with_spatial(spatial)
@@ -374,7 +376,7 @@ class TunableNet(BaseNet):
     def _complete(self, features: TrunkFeatures, x: torch.Tensor) -> TrunkFeatures:
         """Add what needs the whole image: its size, the image itself (residual), the head's moments."""
         features.size = tuple(x.shape[-2:])
-        features.image = x if self.residual else None
+        features.image = self.residual_image(x)
         features.cdf = self.image_context(x)
         if self.moment_head:
             features.moments = input_slice_moments(features.h, features.fixed, self.tuning_conv)
@@ -432,7 +434,7 @@ class TunableNet(BaseNet):
         up to norm ``j`` with the statistics of norms before it, which re-runs
         the early layers once per norm (about ``n_norms / 2`` trunk passes).
         """
-        check_images(x)
+        x = self.positioned(x)
         if self.norm_windows:
             raise ValueError("trunk_statistics: a network with norm_windows has no whole-image statistics")
         inp = pad_even(network_input(x))
@@ -473,7 +475,7 @@ class TunableNet(BaseNet):
         of one tile plus its halo, plus the output features. With
         ``norm_windows``, :meth:`trunk` (windows, whose memory is already that of a window).
         """
-        check_images(x)
+        x = self.positioned(x)
         if self.norm_windows:
             return self.trunk(x, norm_stats)
         if norm_stats is None:

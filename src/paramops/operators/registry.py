@@ -94,6 +94,9 @@ class OperatorSpec:
     from the same region of its output on the whole image (measured in
     ``scripts/crop_consistency.py``), so training pairs must be cut from
     whole-image runs.
+    ``position_field`` names the position field (:mod:`paramops.operators.fields`)
+    the output depends on besides the image, for an operator that lays a
+    fixed pattern from the image's corner; "" for none.
     """
 
     name: str
@@ -105,6 +108,7 @@ class OperatorSpec:
     restores: str = ""
     stochastic: bool = False
     context: Context = "local"
+    position_field: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -255,6 +259,7 @@ _SPECS: tuple[OperatorSpec, ...] = (
         "Pencil drawing (Lu et al. 2012): strokes plus pencil-texture tone",
         "paramops.operators.stylize:pencil_drawing",
         context="image",
+        position_field="pencil_paper",
     ),
     OperatorSpec(
         "sr",

@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from paramops.operators.fields import lay_tile
 from paramops.operators.laplacian import luminance
 
 # Shock filter: the time step and iteration count of the paper's training
@@ -272,17 +273,16 @@ def pencil_drawing(rgb: np.ndarray, *, texture_origin: tuple[int, int] = (0, 0))
     texture_origin : (int, int), optional
         The (row, column) of the texture tile that lies at the image's
         top-left pixel, in px; any integers (taken modulo the 256 px tile).
-        The registry's operator lays the tile from the corner, (0, 0).
+        The registry's operator lays the tile from the corner, (0, 0); its
+        field (:mod:`paramops.operators.fields`, ``"pencil_paper"``) is this
+        tile.
 
     Returns
     -------
     ndarray of float32, shape (H, W, 3)
     """
     lum = luminance(rgb)
-    h, w = lum.shape
-    tile = np.roll(pencil_texture(), (-texture_origin[0], -texture_origin[1]), axis=(0, 1))
-    reps = (-(-h // tile.shape[0]), -(-w // tile.shape[1]))
-    texture = np.tile(tile, reps)[:h, :w]
+    texture = lay_tile(pencil_texture(), lum.shape, texture_origin)
     tone = np.clip(tone_map(lum), 1.0 / 255.0, 1.0)
     log_texture = np.log(texture)
     beta = texture_exponent(log_texture, np.log(tone))

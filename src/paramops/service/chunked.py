@@ -97,7 +97,7 @@ class PlaneStatistics:
 
 
 class _PlaneView:
-    """A block of the plane's network image, (1, 3, h, w), addressed in plane coordinates.
+    """A block of the plane's network image, positioned ((1, 3 + fields, h, w)), addressed in plane coordinates.
 
     :func:`paramops.service.trunk._input_crop` reads only ``shape``, ``device``
     and ``x[..., rows, cols]``, so it builds the network input of any crop
@@ -288,7 +288,7 @@ class ChunkPlan:
     def _view(self, rt: _Runtime, block: np.ndarray, origin: tuple[int, int],
               value_range: tuple[float, float]) -> _PlaneView:
         x, _ = to_network(block, rt.device, value_range)
-        return _PlaneView(x, tuple(origin), self.shape[:2])
+        return _PlaneView(rt.net.positioned(x, tuple(origin)), tuple(origin), self.shape[:2])
 
     def moments(self, block: np.ndarray, origin: tuple[int, int], window: Window, crop: Window, norm: int,
                 statistics: StatsArrays, value_range: tuple[float, float]) -> Moments:

@@ -202,6 +202,7 @@ class ModelService:
         net = self._model.net
         if not isinstance(net, TunableNet):
             return TrunkFeatures(x, {}, tuple(x.shape[-2:]))  # no trunk: the head is the whole network
+        x = net.positioned(x)
         with torch.inference_mode():
             if net.norm_windows:
                 features = trunks.trunk_windowed(net, x, report.check, report)
@@ -377,11 +378,12 @@ class ModelService:
     def _ensembled(self, plane: np.ndarray, p: torch.Tensor, report: Progress, cancel: CancelArg) -> np.ndarray:
         """The mean of the plane's results under its eight symmetries, in working values, then rounded once."""
         x, layout = to_network(plane, self.device)
+        positioned = self._model.net.positioned(x)  # before turning: a pixel's fields turn with it
         with torch.inference_mode():
             total = torch.zeros_like(x[0])
             for k in range(SYMMETRIES):
                 step = Progress(report.part(k / SYMMETRIES, (k + 1) / SYMMETRIES), cancel)
-                features = self._features(turn(x, k).contiguous(), step)
+                features = self._features(turn(positioned, k).contiguous(), step)
                 total += turn_back(self._working(features, p), k)
                 del features
             writer = OutputWriter(layout)

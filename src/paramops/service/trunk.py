@@ -252,7 +252,7 @@ def trunk_streamed(
         else:
             features = _final_stage(net, start, crops(start, stop), stats, padded, storage_dtype)
     features.size = (height, width)
-    features.image = x if net.residual else None
+    features.image = net.residual_image(x)
     features.cdf = net.image_context(x)
     return features
 

@@ -14,11 +14,16 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from paramops.training.config import RunConfig
 from paramops.training.pairs import PairSpec, cache_dir, list_images, make_pairs
+
+# The random stream of the origins of fields laid on patches whose operator has none: apart from the run's
+# own draws, so that a network taking fields draws the same pairs, turns and batches as one without.
+FIELD_STREAM = 7
 
 
 def pick_device(device: str | None = None):
@@ -29,30 +34,46 @@ def pick_device(device: str | None = None):
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def build_dataset(
-    config: RunConfig, *, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+class Dataset(NamedTuple):
+    """All training pairs of a run, concatenated over its operators."""
+
+    inputs: np.ndarray  # uint8, N x P x P x 3
+    targets: np.ndarray  # uint8, N x P x P x 3
+    vectors: np.ndarray  # encoded parameters, N x dim
+    op_index: np.ndarray  # each pair's operator, as its index in config.operators, N
+    cdfs: np.ndarray  # luminance histograms of the images the pairs were cut from, N x 256
+    origins: np.ndarray | None  # where the network's position fields are laid from, N x 2; None without fields
+
+
+def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     """All training pairs of a run.
 
-    Returns inputs and targets (uint8, N x P x P x 3), encoded parameters
-    (N x dim), each pair's operator as its index in ``config.operators`` (N)
-    and the luminance histograms of the images the pairs were cut from (N x 256).
+    For a network with position fields, ``origins`` holds each patch's corner
+    in the image its operator ran on where the operator has a field (the
+    pairs store it); the other operators' outputs do not depend on where a
+    patch lies, so their patches get the fields from random places, the same
+    for every run of the config.
     """
     from paramops.operators.registry import get_operator
 
     images = list_images(config.data.train)
     encoding = config.encoding()
-    inputs, targets, vectors, op_index, cdfs = [], [], [], [], []
+    placed = bool(config.model_config().get("fields"))
+    rng = np.random.default_rng([config.train.seed, FIELD_STREAM])
+    inputs, targets, vectors, op_index, cdfs, origins = [], [], [], [], [], []
     for index, op in enumerate(config.operators):
         pairs = make_pairs(pair_spec(config, op), images, progress=progress)
-        names = get_operator(op).param_names
+        operator = get_operator(op)
+        count = len(pairs["params"])
         inputs.append(pairs["inputs"])
         targets.append(pairs["targets"])
-        vectors.append(encoding.encode_batch([(op, dict(zip(names, row))) for row in pairs["params"]]))
-        op_index.append(np.full(len(pairs["params"]), index))
+        vectors.append(encoding.encode_batch([(op, dict(zip(operator.param_names, row))) for row in pairs["params"]]))
+        op_index.append(np.full(count, index))
         cdfs.append(pairs["cdfs"])
-    return (np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
-            np.concatenate(cdfs))
+        if placed:
+            origins.append(pairs["origins"] if operator.position_field else rng.integers(0, 2**16, (count, 2)))
+    return Dataset(np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
+                   np.concatenate(cdfs), np.concatenate(origins) if placed else None)
 
 
 def pair_spec(config: RunConfig, op: str) -> PairSpec:
@@ -91,6 +112,14 @@ def as_batch(images: np.ndarray, device):
     return torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255)
 
 
+def input_batch(net, data: Dataset, idx: np.ndarray, device):
+    """The network inputs of pairs ``idx``: :func:`as_batch`, positioned where ``net`` takes position fields."""
+    from paramops.models.layers import with_fields
+
+    x = as_batch(data.inputs[idx], device)
+    return with_fields(x, net.fields, data.origins[idx]) if net.fields else x
+
+
 # The state-dict names of the tone head's predictor layers ("tone.color", "tone.curve" in the predictor).
 TONE_PARAMETERS = "predictor.layers.tone_"
 # Those of the detail branch: its convs and the predictor layers of its readout and gate.
@@ -101,10 +130,10 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
-    tone head, a detail branch (hidden readout and all) or a detail gate may
-    start from one without, and one with a deeper branch from one with a
-    shallower: each starts as an identity, so the run starts from ``start``'s
-    function.
+    tone head, a detail branch (hidden readout and all), a detail gate or
+    position fields may start from one without, and one with a deeper branch
+    from one with a shallower: each starts as an identity (the fields with
+    zero weights), so the run starts from ``start``'s function.
     """
     from paramops.models.registry import LATER_DEFAULTS, build_model, resolve_config
     from paramops.training.branch import deepen
@@ -112,7 +141,7 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
-    added = {key: LATER_DEFAULTS[key] for key in ("tone_curve", "detail_branch", "detail_gate")
+    added = {key: LATER_DEFAULTS[key] for key in ("tone_curve", "detail_branch", "detail_gate", "fields")
              if not theirs.get(key) and ours.get(key)}
     if "detail_branch" in added and ours.get("detail_hidden"):  # a hidden readout comes with its branch, never after
         added["detail_hidden"] = LATER_DEFAULTS["detail_hidden"]
@@ -122,7 +151,10 @@ def _initial_weights(config: RunConfig, start, net) -> None:
                     if k not in {"norm_windows", *added} and ours.get(k) != theirs.get(k))
     if differ:
         raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
-    missing, _ = net.load_state_dict(start.net.state_dict(), strict=not added)
+    state = start.net.state_dict()
+    if "fields" in added:
+        state = _with_field_inputs(state, net)
+    missing, _ = net.load_state_dict(state, strict=not added)
     # Only what the added or grown options add may be missing: the rest is in a network as ``start`` is.
     lacking = [key for key in missing if key in build_model({**ours, **added}).state_dict()] if added else []
     if lacking:
@@ -131,11 +163,32 @@ def _initial_weights(config: RunConfig, start, net) -> None:
         deepen(net.detail_convs, net.detail_ops, added["detail_branch"])
 
 
+def _with_field_inputs(state: dict, net) -> dict:
+    """``state`` of a network without position fields, with zero weights for ``net``'s field channels.
+
+    The fields come last in the network input (:func:`~paramops.models.layers.network_input`), which the
+    first convs of B and of the detail branch read.
+    """
+    import torch
+
+    from paramops.models.base import convs_of
+
+    firsts = [f"convs.{convs_of(net.ops)[0].name}"]
+    if net.detail_branch:
+        firsts.append(f"detail_convs.{net.detail_ops[0].name}")
+    widened, own = dict(state), net.state_dict()
+    for key in firsts:
+        weight = state[key]
+        zeros = weight.new_zeros(weight.shape[0], own[key].shape[1] - weight.shape[1], *weight.shape[2:])
+        widened[key] = torch.cat([weight, zeros], dim=1)
+    return widened
+
+
 # Training inputs whose branch activations decide which channels are closed (train.revive).
 REVIVE_PROBES = 2000
 
 
-def _revive(net, inputs: np.ndarray, seed: int) -> dict[str, int]:
+def _revive(net, data: Dataset, seed: int) -> dict[str, int]:
     """:func:`~paramops.training.branch.revive` the branch's channels that none of ``REVIVE_PROBES`` training inputs
     opens; how many each conv got back."""
     import torch
@@ -144,9 +197,10 @@ def _revive(net, inputs: np.ndarray, seed: int) -> dict[str, int]:
     from paramops.training.branch import closed_channels, revive
 
     rng = np.random.default_rng(seed)
-    probes = np.sort(rng.choice(len(inputs), min(REVIVE_PROBES, len(inputs)), replace=False))
+    probes = np.sort(rng.choice(len(data.inputs), min(REVIVE_PROBES, len(data.inputs)), replace=False))
     device = next(net.parameters()).device
-    batches = (network_input(as_batch(inputs[chunk], device)) for chunk in np.array_split(probes, -(-len(probes) // 100)))
+    chunks = np.array_split(probes, -(-len(probes) // 100))
+    batches = (network_input(input_batch(net, data, chunk, device)) for chunk in chunks)
     closed = closed_channels(net.detail_ops, net.detail_convs, batches)
     return revive(net.detail_ops, net.detail_convs, closed, torch.Generator().manual_seed(seed))
 
@@ -245,15 +299,15 @@ def train(
     # Pairs take minutes to make or load; a run with no step to take, such as
     # one that only averages checkpoints (train.steps: 0), needs none.
     if step < stop or (tc.revive and state is None):
-        inputs, targets, vectors, op_index, cdfs = build_dataset(config, progress=progress)
-        draw = pair_probabilities(config, op_index)
+        data = build_dataset(config, progress=progress)
+        draw = pair_probabilities(config, data.op_index)
     start = starting_model(tc.init)
     revived = None
     if state is None:  # a fresh run; a resumed one has its weights in its state
         if start is not None:
             _initial_weights(config, start, net)
         if tc.revive:
-            revived = _revive(net, inputs, tc.seed)
+            revived = _revive(net, data, tc.seed)
     net = net.to(dev)
     groups = _parameter_groups(net, tc)
     base_rates = [group["lr"] for group in groups]  # the schedule rewrites the groups' own
@@ -297,12 +351,13 @@ def train(
     try:
         while step < stop:
             started = time.perf_counter()
-            idx = rng.integers(0, len(inputs), tc.batch) if draw is None else rng.choice(len(inputs), tc.batch, p=draw)
+            count = len(data.inputs)
+            idx = rng.integers(0, count, tc.batch) if draw is None else rng.choice(count, tc.batch, p=draw)
             symmetry = int(rng.integers(0, SYMMETRIES))
-            x = turn(as_batch(inputs[idx], dev), symmetry)
-            y = turn(as_batch(targets[idx], dev), symmetry)
-            p = torch.from_numpy(vectors[idx]).to(dev)
-            loss = torch.nn.functional.mse_loss(on_patches(net, x, p, cdfs[idx]), y)  # turns keep the histogram
+            x = turn(input_batch(net, data, idx, dev), symmetry)  # a patch's fields turn with it
+            y = turn(as_batch(data.targets[idx], dev), symmetry)
+            p = torch.from_numpy(data.vectors[idx]).to(dev)
+            loss = torch.nn.functional.mse_loss(on_patches(net, x, p, data.cdfs[idx]), y)  # turns keep the histogram
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -10,6 +10,11 @@ are cut from each run, so the targets are what the operator gives a user.
 Filters map the clean patch to its filtered version; restoration operators run
 the other way: the degraded patch is the input and the clean patch the target.
 
+An operator with a position field (its registry ``position_field``: the
+pencil drawing's paper texture, laid from the corner of the image it runs on)
+also stores each patch's ``origins``: the patch's top-left pixel in that
+image, from which a network that takes the field lays it.
+
 Pairs are stored as uint8 in one ``.npz`` file per (operator, sampling
 signature, patch geometry, seed); rounding to 8 bits caps the attainable PSNR
 near 59 dB, far above anything trained here. The cache is regenerable and
@@ -85,6 +90,9 @@ class PairSpec:
         # The flag changes nothing for local operators: leave it out so both settings share their pairs.
         if not self.runs_whole_photo:
             del payload["whole_photo"]
+        # Pairs made before fields existed lack the origins: a field's operator makes its pairs anew.
+        if get_operator(self.op).position_field:
+            payload["origins"] = True
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
@@ -109,9 +117,9 @@ def _corner(rng: np.random.Generator, image: np.ndarray, size: int) -> tuple[int
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
 
 
-def _make_pairs(args: tuple[PairSpec, str, int]) -> tuple[list[tuple[np.ndarray, np.ndarray, dict]], np.ndarray]:
-    """The pairs of one operator run (one crop with its margin, or several patches of a whole photo) and
-    the image the network's inputs were cut from."""
+def _make_pairs(args: tuple[PairSpec, str, int]) -> tuple[list[tuple[np.ndarray, np.ndarray, dict, tuple]], np.ndarray]:
+    """The pairs of one operator run (one crop with its margin, or several patches of a whole photo), each
+    with its patch's corner in the image the operator ran on, and the image the network's inputs were cut from."""
     spec, path, index = args
     rng = np.random.default_rng([spec.seed, index])
     operator = get_operator(spec.op)
@@ -130,7 +138,8 @@ def _make_pairs(args: tuple[PairSpec, str, int]) -> tuple[list[tuple[np.ndarray,
     for y, x in corners:
         window = np.s_[y : y + spec.patch, x : x + spec.patch]
         clean, done = source[window], processed[window]
-        pairs.append((done, clean, params) if operator.family == "restoration" else (clean, done, params))
+        pair = (done, clean) if operator.family == "restoration" else (clean, done)
+        pairs.append((*pair, params, (y, x)))
     # What the network's input was cut from: the degraded image for restoration, the clean one for filters.
     return pairs, processed if operator.family == "restoration" else source
 
@@ -150,7 +159,9 @@ def make_pairs(
     ``params`` (float64, (N, n_params) in the operator's parameter order) and
     ``cdfs`` (float32, (N, 256)): the cumulative luminance histogram of the
     network input's whole run (crop and margin, or whole photo), for a tone
-    head (:mod:`paramops.models.tone`).
+    head (:mod:`paramops.models.tone`); for an operator with a position field,
+    ``origins`` (int64, (N, 2)): each patch's top-left (row, column) in the
+    image the operator ran on.
     """
     path = cache_dir() / "pairs" / f"{spec.op}-{spec.signature(images)}.npz"
     if path.exists():
@@ -167,13 +178,16 @@ def make_pairs(
                  disable=not progress, leave=False)
         )
     results = [(*pair, cdf) for batch, seen in batches for cdf in [_histogram(seen)] for pair in batch][: spec.count]
-    names = get_operator(spec.op).param_names
+    operator = get_operator(spec.op)
     pairs = {
         "inputs": np.stack([r[0] for r in results]),
         "targets": np.stack([r[1] for r in results]),
-        "params": np.array([[r[2][n] for n in names] for r in results], dtype=np.float64).reshape(len(results), -1),
-        "cdfs": np.stack([r[3] for r in results]).astype(np.float32),
+        "params": np.array([[r[2][n] for n in operator.param_names] for r in results],
+                           dtype=np.float64).reshape(len(results), -1),
+        "cdfs": np.stack([r[4] for r in results]).astype(np.float32),
     }
+    if operator.position_field:
+        pairs["origins"] = np.array([r[3] for r in results], dtype=np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **pairs)

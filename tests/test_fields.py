@@ -1,0 +1,97 @@
+"""Position fields: the pencil paper's texture as input channels, laid where each image, crop or chunk lies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from paramops.models import ParamEncoding, ParamModel, build_model
+from paramops.models.symmetry import SYMMETRIES, turn, turn_back
+from paramops.operators.fields import FIELDS, position_field
+from paramops.operators.registry import get_operator, operators
+from paramops.service import ModelService
+
+OPS = tuple(operators())
+FIELD = "pencil_paper"
+
+
+def test_a_crop_of_a_field_is_the_field_laid_from_the_crops_corner():
+    whole = position_field(FIELD, (300, 280))
+    assert whole.dtype == np.float32 and whole.shape == (300, 280) and 0 < whole.min() < whole.max() < 1
+    np.testing.assert_array_equal(position_field(FIELD, (40, 50), (260, 230)), whole[260:, 230:])
+    np.testing.assert_array_equal(position_field(FIELD, (40, 50), (260 - 256, 230 + 512)), whole[260:, 230:])
+    assert not np.array_equal(position_field(FIELD, (40, 50), (1, 0)), whole[:40, :50])
+
+
+def test_the_registry_names_known_fields_and_pencil_has_its_paper():
+    named = {op: get_operator(op).position_field for op in OPS if get_operator(op).position_field}
+    assert named == {"pencil": FIELD} and set(named.values()) <= set(FIELDS)
+    with pytest.raises(ValueError, match="unknown position field 'paper'; fields: pencil_paper"):
+        position_field("paper", (4, 4))
+
+
+def tiny_model(**config) -> ParamModel:
+    torch.manual_seed(0)
+    encoding = ParamEncoding(OPS)
+    net = build_model({"arch": "tunable", "width": 8, "param_dim": encoding.dim, "residual": True,
+                       "dilations": [1, 2], "fields": [FIELD], **config})
+    return ParamModel(net, encoding, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def model() -> ParamModel:
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()[100:190, 140:260]
+
+
+def test_fields_are_checked_and_positioning_appends_them(model):
+    for fields, message in (([FIELD, FIELD], "distinct"), (["paper"], "unknown position field")):
+        with pytest.raises(ValueError, match=message):
+            build_model({"arch": "tunable", "param_dim": 2, "fields": fields})
+    net = model.net
+    x = torch.rand(2, 3, 20, 30)
+    positioned = net.positioned(x, (7, 9))
+    assert positioned.shape == (2, 4, 20, 30) and torch.equal(positioned[:, :3], x)
+    np.testing.assert_array_equal(positioned[1, 3].numpy(), position_field(FIELD, (20, 30), (7, 9)))
+    assert net.positioned(positioned) is positioned  # a cut of a positioned image keeps its own fields
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\) or, positioned, \(N, 4, H, W\)"):
+        net.positioned(torch.rand(1, 5, 8, 8))
+
+
+def test_the_output_depends_on_where_the_image_lies(model, photo):
+    net, p = model.net, torch.from_numpy(np.asarray(model.encoding.encode("pencil", {}), np.float32))[None]
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        here, there = net(x, p), net(net.positioned(x, (3, 0)), p)
+    assert (here - there).abs().max() > 1e-3
+    np.testing.assert_allclose(model.apply(photo.astype(np.float32) / 255, "pencil"),
+                               here[0].permute(1, 2, 0).clamp(0, 1).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("config", [{}, {"norm_windows": [32, 16], "detail_branch": 2}], ids=["norms", "windows"])
+def test_chunks_lay_the_fields_where_they_lie_in_the_plane(photo, config):
+    da = pytest.importorskip("dask.array")
+    import paramops
+
+    model = tiny_model(**config)
+    chunked = paramops.apply_dask(da.from_array(photo, chunks=(45, 60, 3)), "pencil", model=model, tile=32).compute()
+    whole = ModelService(model).apply(photo, "pencil")
+    assert np.abs(chunked.astype(int) - whole).max() <= 1  # a rounding step at most
+
+
+def test_self_ensemble_turns_the_fields_with_the_image(model, photo):
+    image = photo.astype(np.float32) / 255
+    net, p = model.net, torch.from_numpy(np.asarray(model.encoding.encode("pencil", {}), np.float32))[None]
+    positioned = net.positioned(torch.from_numpy(image).permute(2, 0, 1)[None])
+    with torch.no_grad():
+        turned = [turn_back(net(turn(positioned, k), p).clamp(0, 1), k) for k in range(SYMMETRIES)]
+    expected = torch.stack(turned).mean(0)[0].permute(1, 2, 0).numpy()
+    out = ModelService(model).apply(image, "pencil", self_ensemble=True)
+    np.testing.assert_allclose(out, expected, atol=2e-6)
