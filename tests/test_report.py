@@ -289,6 +289,13 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
                                        ceilings={"pencil": {"psnr": ceiling, "phases": 16}}))
         pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
         assert f"mean over 16 other tile origins scores {ceiling:.2f} dB against it, {verdict} the bar" in pencil
+    # A default given the texture as an input channel is not capped by it.
+    placed = SimpleNamespace(**{**vars(toned_model), "config": {**toned_model.config, "fields": ["pencil_paper"]}})
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
+                                   ceilings={"pencil": {"psnr": 23.13, "phases": 16}}))
+    pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
+    assert "scores 23.13 dB against it" in pencil and "so what is left is its training" in pencil
+    assert "only a network given the pixel's place" not in pencil
     below = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": crops["pencil"].psnr - 1.0}}
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, below)}, crops))
     assert "no width or schedule" in next(line for line in text.splitlines() if line.startswith("- pencil"))

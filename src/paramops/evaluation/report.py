@@ -545,7 +545,8 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
             " holds on whole images (`paramops.models.tone`; `docs/training.md`, eleventh session;"
             " `docs/rank_oracle.md` measures how much a curve of that rank explains). What the head cannot see is"
             f" {BEYOND_THE_HISTOGRAM.get(bar.op, 'the rest of the image')}: a network given those, or the paper's"
-            " scale, is what would close the rest." + _phase_text(bar, ceilings.get(bar.op)))
+            " scale, is what would close the rest."
+            + _phase_text(bar, ceilings.get(bar.op), _sees_field(default, bar.op)))
     if crop is not None and crop.psnr < bar.need:
         windows = default.model.config.get("norm_windows")
         statistics = f"its {windows[0]} px windows" if windows else "statistics learned on patches"
@@ -611,10 +612,22 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
                    " project's two-hour CPU budget cannot try.")
 
 
-def _phase_text(bar: Bar, ceiling: Mapping | None) -> str:
-    """What the paper texture's phase alone caps a filter at, where ``scripts/pencil_phase.py`` measured it."""
+def _sees_field(entry: ModelScores, op: str) -> bool:
+    """Whether ``entry``'s network takes ``op``'s position field as an input channel."""
+    field = get_operator(op).position_field
+    return bool(field) and field in entry.model.config.get("fields", ())
+
+
+def _phase_text(bar: Bar, ceiling: Mapping | None, seen: bool) -> str:
+    """What the paper texture's phase alone caps a filter at, where ``scripts/pencil_phase.py`` measured it;
+    ``seen``: the default takes the texture as an input channel (its ``fields``), so the cap is not its own."""
     if ceiling is None:
         return ""
+    if seen:
+        return (f" The texture's phase caps only a network that cannot tell where a pixel lies in the tile (the"
+                f" operator's mean over {ceiling['phases']} other tile origins scores {ceiling['psnr']:.2f} dB against"
+                " it, `docs/pencil_phase.md`); the default takes the texture as an input channel laid where each pixel"
+                " lies (model option `fields`, `paramops.operators.fields`), so what is left is its training.")
     if ceiling["psnr"] < bar.need:
         verdict = "below the bar", "so only a network given the pixel's place in the tile can pass it"
     else:
