@@ -3,7 +3,7 @@
 An operator that lays a fixed pattern from the image's top-left corner (the
 pencil drawing's paper texture) gives a pixel an output that depends on its
 place in the pattern, which no crop of the image alone can tell. The registry
-names such an operator's field (``OperatorSpec.field``); a network that takes
+names such an operator's field (``OperatorSpec.position_field``); a network that takes
 the field as input channels (``fields`` in its config) sees that place.
 
 Every field is a periodic tile, named here as ``"module:function"`` (as the
