@@ -362,10 +362,7 @@ class BaseNet(nn.Module):
         ``cdf`` is :meth:`image_context` of the whole image, ``predicted`` the
         weight predictor's output for the parameters.
         """
-        if image is None:
-            return None
-        image = image[:, :IMAGE_CHANNELS]  # a positioned image's fields stay out of the output
-        if not self.tone_curve:
+        if not self.tone_curve or image is None:
             return image
         return tone_offset(image, cdf.to(image.dtype), predicted[COLOR], predicted[CURVE])
 

@@ -294,7 +294,7 @@ class TunableNet(BaseNet):
             h = h + readout(features, readout_weights(predicted))
         if cdf is None:
             cdf = self.image_context(x)
-        return self.finish(h, self.residual_base(x, cdf, predicted), x.shape[-2:])
+        return self.finish(h, self.residual_base(self.residual_image(x), cdf, predicted), x.shape[-2:])
 
     # -- trunk ---------------------------------------------------------------------------------
 

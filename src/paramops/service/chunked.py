@@ -357,7 +357,8 @@ class ChunkPlan:
                                norm_stats=rt.stats(norms))
                 values = inner(h, core, crop, 1)[0, :, : y1 - y0, : x1 - x0]
                 if self.net.residual:
-                    values = values + rt.net.residual_base(view[..., y0:y1, x0:x1], cdf, rt.predicted)[0]
+                    image = rt.net.residual_image(view[..., y0:y1, x0:x1])
+                    values = values + rt.net.residual_base(image, cdf, rt.predicted)[0]
                 else:
                     values = values + 0.5
             alpha = block[y0 - oy : y1 - oy, x0 - ox : x1 - ox, 3] if self.has_alpha else None
