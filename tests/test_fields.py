@@ -95,3 +95,70 @@ def test_self_ensemble_turns_the_fields_with_the_image(model, photo):
     expected = torch.stack(turned).mean(0)[0].permute(1, 2, 0).numpy()
     out = ModelService(model).apply(image, "pencil", self_ensemble=True)
     np.testing.assert_allclose(out, expected, atol=2e-6)
+
+
+def test_own_slots_are_the_entries_only_those_operators_fill():
+    onehot = ParamEncoding(("l0", "pencil", "denoise"), layout="onehot")
+    assert onehot.own_slots(["pencil"]) == [1] and onehot.own_slots(["l0", "denoise"]) == [0, 2, 3, 4]
+    for op in ("l0", "denoise"):
+        assert not onehot.encode(op, {})[onehot.own_slots(["pencil"])].any()
+    assert ParamEncoding(("l0",)).own_slots(["l0"]) == [0]
+    with pytest.raises(ValueError, match='layout "onehot"'):
+        ParamEncoding(("l0", "pencil")).own_slots(["pencil"])
+    with pytest.raises(ValueError, match="does not cover sr"):
+        onehot.own_slots(["sr"])
+
+
+def field_branched(**config) -> ParamModel:
+    """A tiny model over every operator with a field branch whose readout is drawn, as if trained."""
+    torch.manual_seed(0)
+    encoding = ParamEncoding(OPS, layout="onehot")
+    net = build_model({"arch": "tunable", "width": 8, "param_dim": encoding.dim, "residual": True, "tuned": "conv",
+                       "dilations": [1, 2], "fields": [FIELD], "norm_windows": [32, 16], "detail_branch": 2,
+                       "detail_hidden": 4, "field_branch": 2, "field_width": 3,
+                       "field_slots": encoding.own_slots(["pencil"]), **config})
+    with torch.no_grad():
+        net.field_readout.map.weight.normal_(0.0, 0.3)
+    return ParamModel(net.eval(), encoding, device="cpu")
+
+
+def test_the_field_branch_changes_the_operators_that_lay_the_field_and_no_other(photo):
+    model = field_branched()
+    without = field_branched()
+    with torch.no_grad():
+        without.net.field_readout.map.weight.zero_()
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+    for op in OPS:
+        p = torch.from_numpy(model.encoding.encode(op, {}))[None]
+        with torch.no_grad():
+            ours, theirs = model.net(x, p), without.net(x, p)
+        assert torch.equal(ours, theirs) != (op == "pencil"), op
+    # The service's band head reads the branch as the network does, window by window.
+    for op in ("pencil", "l0"):
+        rendered = ModelService(model).apply(photo.astype(np.float32) / 255, op)
+        np.testing.assert_allclose(rendered, model.apply(photo.astype(np.float32) / 255, op), atol=1e-5)
+
+
+def test_no_gradient_reaches_the_field_branch_from_other_operators(photo):
+    net = field_branched().net.train()
+    x = torch.from_numpy(photo[:32, :32]).permute(2, 0, 1)[None].float() / 255
+    others = torch.from_numpy(ParamEncoding(OPS, layout="onehot").encode_batch(
+        [(op, {}) for op in OPS if op != "pencil"]))
+    net(x.expand(len(others), -1, -1, -1), others).square().mean().backward()
+    branch = [p for name, p in net.named_parameters() if name.startswith(("field_convs.", "field_readout."))]
+    assert branch and all(p.grad is None or not p.grad.any() for p in branch)
+    assert net.convs["conv1"].grad.any()
+
+
+def test_field_branch_options_are_checked():
+    base = {"arch": "tunable", "param_dim": 16, "residual": True, "tuned": "conv", "norm_windows": [32, 16],
+            "detail_branch": 2, "fields": [FIELD], "field_branch": 2, "field_slots": [10]}
+    build_model(base)
+    for change, message in (({"fields": []}, "field_branch needs fields"),
+                            ({"detail_branch": 0}, "field_branch needs detail_branch"),
+                            ({"field_slots": []}, "field_slots must be distinct entries"),
+                            ({"field_slots": [16]}, r"entries of the parameter vector \(0 to 15\)"),
+                            ({"field_width": 0}, "field_width is the field branch's channels"),
+                            ({"field_branch": 0}, "field_slots needs field_branch")):
+        with pytest.raises(ValueError, match=message):
+            build_model({**base, **change})

@@ -253,6 +253,10 @@ def test_network_summary_names_what_sets_a_network_apart():
     detail = {**narrow, "detail_branch": 6, "detail_hidden": 32}
     assert network_summary(detail).endswith("long skip, detail branch (6 convs, readout 32 wide)")
     assert network_summary({**detail, "detail_gate": True}).endswith("detail branch (6 convs, readout 32 wide, gated)")
+    fielded = {**detail, "fields": ["pencil_paper"]}
+    assert network_summary(fielded).endswith("readout 32 wide), position fields (pencil_paper)")
+    assert network_summary({**fielded, "field_branch": 5, "field_width": 24}).endswith(
+        "position fields (pencil_paper) read by a field branch (5 convs 24 wide)")
 
 
 def test_failed_whole_image_filters_are_measured_on_training_crops():
@@ -317,3 +321,5 @@ def test_training_summary_names_a_fine_tunes_start_and_operator_weights():
                                  "init": {"from": ["weights/a.pt", "weights/analysis/b.pt"], "steps": 9000,
                                           "train_seconds": 3600.0}})
     assert averaged.endswith(", after 9000 steps (1.00 h) as the mean of the weights of `a`, `b`")
+    one = training_summary({**meta, "data": {**meta["data"], "pairs": 9600, "operators": ["pencil"]}})
+    assert one.startswith("5000 steps x batch 16 on 9600 pencil pairs of 64 px")

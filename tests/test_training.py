@@ -399,6 +399,43 @@ def test_fields_added_to_a_trained_network_start_at_zero_and_learn(photos, tmp_p
     assert learnt.net.convs["conv1"][:, 4:].abs().min() > 0
 
 
+def test_a_field_branch_added_and_trained_alone_changes_pencil_and_nothing_else(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+    from paramops.training.loop import FIELD_PARAMETERS
+
+    model = {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2}
+    base = {**TINY, "operators": ["l0", "pencil"], "model": model, "data": {**TINY["data"], "train": str(photos)}}
+    first = load_model(_trained(parse_config(base), tmp_path, "a"), device="cpu")
+    # Only pencil's pairs are made (data.operators): the others' outputs cannot change.
+    branched = parse_config({**base, "name": "branched", "data": {**base["data"], "operators": ["pencil"]},
+                             "model": {**model, "fields": ["pencil_paper"], "field_branch": 2, "field_width": 3},
+                             "train": {**TINY["train"], "lr": 0.0, "field_lr": 0.05, "init": str(tmp_path / "a.pt")}})
+    assert branched.model_config()["field_slots"] == [1]  # pencil's indicator
+    tuned = load_model(_trained(branched, tmp_path, "b"), device="cpu")
+    assert tuned.meta["data"]["operators"] == ["pencil"] and tuned.meta["data"]["pairs"] == 8
+    assert tuned.meta["field_lr"] == 0.05
+    state, old = tuned.net.state_dict(), first.net.state_dict()
+    # Everything the start had stays as it was; the first convs of B and the detail branch read the field at zero.
+    assert all(torch.equal(old[k], v[:, : old[k].shape[1]] if v.shape != old[k].shape else v)
+               for k, v in state.items() if k in old)
+    assert not state["convs.conv1"][:, 4:].any() and not state["detail_convs.detail1"][:, 4:].any()
+    assert state["field_readout.map.weight"].abs().max() > 0
+    photo = np.random.default_rng(0).integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(tuned.apply(photo, "l0", lam=0.05), first.apply(photo, "l0", lam=0.05))
+    assert not np.array_equal(tuned.apply(photo, "pencil"), first.apply(photo, "pencil"))
+    assert {k for k in state if k not in old} == {k for k in state if k.startswith(FIELD_PARAMETERS)}
+    with pytest.raises(ValueError, match="none of the operators lays the model's fields"):
+        parse_config({**base, "operators": ["l0", "sr"], "model": branched.model}).model_config()
+    with pytest.raises(ValueError, match="a model of one operator has none: give it model.fields alone"):
+        parse_config({**base, "operators": ["pencil"], "model": branched.model}).model_config()
+    for data, train, message in (({"operators": ["sr"]}, {}, r"data.operators must be some of .*l0, pencil"),
+                                 ({"operators": ["pencil"]}, {"op_weights": {"l0": 2}}, "which this run does not")):
+        with pytest.raises(ValueError, match=message):
+            parse_config({**base, "data": {**base["data"], **data}, "train": {**TINY["train"], **train}})
+
+
 def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path, monkeypatch):
     import torch
 

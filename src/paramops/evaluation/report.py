@@ -274,6 +274,10 @@ def network_summary(net: Mapping[str, object]) -> str:
         hidden = f", readout {net['detail_hidden']} wide" if net.get("detail_hidden") else ""
         gate = ", gated" if net.get("detail_gate") else ""
         branch = f", detail branch ({net['detail_branch']} convs{hidden}{gate})"
+    if net.get("fields"):
+        branch += f", position fields ({', '.join(net['fields'])})"
+    if net.get("field_branch"):
+        branch += f" read by a field branch ({net['field_branch']} convs {net['field_width']} wide)"
     extras = ((", long skip" if net.get("skip") else "")
               + (f", tone head ({net['tone_curve']} knots)" if net.get("tone_curve") else "") + branch)
     return f"{net.get('arch')}, width {net.get('width')}{narrowed}{tuned}{extras}"
@@ -284,8 +288,9 @@ def training_summary(meta: Mapping[str, object]) -> str:
     data = meta.get("data") or {}
     weights = meta.get("op_weights")
     drawn = f" (operators drawn {', '.join(f'{op} x{w:g}' for op, w in weights.items())})" if weights else ""
+    only = f" {', '.join(data['operators'])}" if data.get("operators") else ""
     text = (
-        f"{meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on {data.get('pairs', '?')} "
+        f"{meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on {data.get('pairs', '?')}{only} "
         f"pairs of {data.get('patch', '?')} px from `{data.get('folder', '?')}`{drawn}, "
         f"{float(meta.get('train_seconds', 0)) / 3600:.2f} h on {meta.get('device', '?')}"
     )
@@ -315,6 +320,7 @@ def _budget(models: Mapping[str, ModelScores], configs: Mapping[str, object]) ->
                 f"{config.train.steps} steps x batch {config.train.batch}, {config.data.pairs_per_op} pairs/op "
                 f"of {config.data.patch} px" + (", whole photos for image-context operators"
                                                  if config.data.whole_photo else "")
+                + (f", {', '.join(config.data.operators)} only" if config.data.operators else "")
             )
         if entry is not None and entry.ok:
             params = sum(t.numel() for t in entry.model.net.parameters())

@@ -43,6 +43,7 @@ import torch
 import torch.nn as nn
 
 from paramops.models.base import IMAGE_CHANNELS, INPUT_CHANNELS, RELU, Conv, Op, he_std, run_ops
+from paramops.models.field_branch import FIELD_READOUT
 from paramops.models.layers import conv
 from paramops.models.predictor import Target
 from paramops.models.tone import COLOR, CURVE
@@ -53,11 +54,11 @@ HIDDEN_BIAS = "detail.hidden_bias"
 GATE = "detail.gate"
 
 
-def branch_program(width: int, depth: int, in_channels: int = INPUT_CHANNELS) -> tuple[Op, ...]:
-    """``depth`` 3x3 convs, ``detail1`` to ``detail<depth>``, each followed by a ReLU."""
+def branch_program(width: int, depth: int, in_channels: int = INPUT_CHANNELS, name: str = "detail") -> tuple[Op, ...]:
+    """``depth`` 3x3 convs, ``<name>1`` to ``<name><depth>``, each followed by a ReLU."""
     ops: list[Op] = []
     for k in range(1, depth + 1):
-        ops += [Conv(f"detail{k}", in_channels if k == 1 else width, width), RELU]
+        ops += [Conv(f"{name}{k}", in_channels if k == 1 else width, width), RELU]
     return tuple(ops)
 
 
@@ -69,11 +70,16 @@ def branch_weights(ops: tuple[Op, ...]) -> nn.ParameterDict:
 
 class Readout(NamedTuple):
     """The predicted readout: ``out`` (B, 3, C', 3, 3); with a hidden layer, ``hidden`` (B, C', C, 3, 3) and
-    ``hidden_bias`` (B, C') before it, C' the hidden channels (``out`` reads C channels without)."""
+    ``hidden_bias`` (B, C') before it, C' the hidden channels (``out`` reads C channels without).
+
+    With a field branch (:mod:`paramops.models.field_branch`), ``field`` (B, 3, F, 3, 3) reads the F
+    channels of its features, which follow the C of the detail branch's.
+    """
 
     out: torch.Tensor
     hidden: torch.Tensor | None = None
     hidden_bias: torch.Tensor | None = None
+    field: torch.Tensor | None = None
 
     @property
     def margin(self) -> int:
@@ -105,12 +111,12 @@ def readout_targets(width: int, hidden: int = 0) -> dict[str, Target]:
 
 
 def readout_weights(predicted: dict[str, torch.Tensor]) -> Readout:
-    """The readout's tensors among the predictor's outputs."""
-    return Readout(predicted[READOUT], predicted.get(HIDDEN), predicted.get(HIDDEN_BIAS))
+    """The readout's tensors among the predicted ones (:meth:`TunableNet.predict`)."""
+    return Readout(predicted[READOUT], predicted.get(HIDDEN), predicted.get(HIDDEN_BIAS), predicted.get(FIELD_READOUT))
 
 
 def run_branch(ops: tuple[Op, ...], weights: nn.ParameterDict, inp: torch.Tensor) -> torch.Tensor:
-    """The branch's features of the padded network input ``inp`` (N, 4, H', W'): (N, width, H', W')."""
+    """The branch's features of the padded network input ``inp`` (N, 4 + fields, H', W'): (N, width, H', W')."""
     h, _ = run_ops(ops, inp, (), weights, {})
     return h
 
@@ -126,10 +132,17 @@ def readout(features: torch.Tensor, weights: Readout, area: tuple[int, int, int,
     m = weights.margin
     window = features[..., max(0, y0 - m) : min(height, y1 + m), max(0, x0 - m) : min(width, x1 + m)]
     h = window.to(weights.out.dtype)  # features may be stored in float16
+    fields = None
+    if weights.field is not None:
+        h, fields = h[:, : -weights.field.shape[-3]], h[:, -weights.field.shape[-3] :]
     if weights.hidden is not None:
         hidden = Conv(HIDDEN, h.shape[1], weights.hidden.shape[-4])
         h = torch.relu(conv(h, weights.hidden, hidden) + weights.hidden_bias[..., None, None])
     out = conv(h, weights.out, Conv(READOUT, h.shape[1], IMAGE_CHANNELS))
+    # Zero for every operator but those that lay a field: skipped then, where no gradient needs it.
+    if fields is not None and (weights.field.requires_grad or weights.field.any()):
+        # One conv: its spoiled ring lies inside the margin the detail readout needs, which is at least one.
+        out = out + conv(fields, weights.field, Conv(FIELD_READOUT, fields.shape[1], IMAGE_CHANNELS))
     # Each conv zero pads every side of the window, which is the image's own padding only at its border:
     # inside, the padding spoils one ring per conv, m in all, which lies in the margin. Trim it.
     top, left = min(m, y0), min(m, x0)

@@ -102,6 +102,28 @@ class ParamEncoding:
         slots = sum(counts) if self._onehot else max(counts)
         return max(1, self._code_width + slots)
 
+    def own_slots(self, ops: Sequence[str]) -> list[int]:
+        """Indices of the vector that are zero for every operator but ``ops``: their one-hot indicators and
+        parameter slots.
+
+        A linear map without bias from these entries gives exactly zero for
+        every other operator, however it is trained. Raises ``ValueError`` where
+        operators share entries (the ``"code"`` layout of several operators).
+        """
+        unknown = [op for op in ops if op not in self.operators]
+        if unknown:
+            raise ValueError(f"this model does not cover {', '.join(unknown)}; it covers: {', '.join(self.operators)}")
+        if not self.with_op_code:
+            return list(range(self.dim)) if ops else []
+        if not self._onehot:
+            raise ValueError('operators share every entry of the "code" layout; own slots need layout "onehot"')
+        slots = []
+        for op in self.operators:  # in vector order
+            if op in ops:
+                offset = self._slot_offset(op)
+                slots += [self.operators.index(op), *range(offset, offset + len(self.params[op]))]
+        return sorted(slots)
+
     def encode(self, op: str, params: Mapping[str, float] | None = None) -> np.ndarray:
         """Encode one (operator, parameters) pair as a float32 vector of length :attr:`dim`.
 

@@ -37,7 +37,8 @@ COMMON = {
 # identifies a network's function (weights_digest), so adding one does not
 # invalidate every cached score.
 LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0, "detail_branch": 0,
-                  "detail_hidden": 0, "detail_gate": False, "fields": []}
+                  "detail_hidden": 0, "detail_gate": False, "fields": [], "field_branch": 0, "field_width": 16,
+                  "field_slots": []}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
     # tuned_channels: how many of conv19's input channels "conv_in" predicts;
@@ -46,9 +47,13 @@ ARCH_OPTIONS = {
     # detail_branch: convs of the norm-free full-resolution branch, 0 for none (paramops.models.detail);
     # detail_hidden: hidden channels of its predicted readout, 0 for a single conv;
     # detail_gate: B's residual scaled by a factor predicted from the parameters, the readout's not;
-    # fields: position fields taken as input channels (paramops.operators.fields), [] for none
+    # fields: position fields taken as input channels (paramops.operators.fields), [] for none;
+    # field_branch: convs of a branch that reads them for the operators that lay them alone, 0 for none
+    # (paramops.models.field_branch), field_width its channels, field_slots the parameter-vector entries its
+    # readout reads (a training config fills them in from the encoding)
     "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None,
-                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0, "detail_gate": False, "fields": []},
+                "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0, "detail_gate": False, "fields": [],
+                "field_branch": 0, "field_width": 16, "field_slots": []},
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's
@@ -146,7 +151,8 @@ def build_model(config: Mapping) -> nn.Module:
     "separable"), ``expand``, ``last_width``, ``skip``; for "decoupled" and "tunable"
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
     ``tuned`` and ``tuned_channels`` (see :mod:`paramops.models.tunable`),
-    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden``, ``detail_gate``, ``fields`` and
+    ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden``, ``detail_gate``, ``fields``,
+    ``field_branch``, ``field_width``, ``field_slots`` and
     ``preset`` ("realtime").
     """
     from paramops.models.decoupled import DecoupledNet

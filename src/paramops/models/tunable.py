@@ -84,6 +84,7 @@ from paramops.models.detail import (
     run_branch,
 )
 from paramops.models.features import TrunkFeatures
+from paramops.models.field_branch import FIELD_READOUT, FieldReadout
 from paramops.models.layers import (
     NORM_EPS,
     Stats,
@@ -174,6 +175,7 @@ class TunableNet(BaseNet):
             targets.update(readout_targets(config["width"], self.detail_hidden))
             self.detail_ops = branch_program(config["width"], self.detail_branch, INPUT_CHANNELS + len(self.fields))
             self.detail_convs = branch_weights(self.detail_ops)
+        self._build_field_branch(config)
         self.detail_gate = config["detail_gate"]
         if not isinstance(self.detail_gate, bool):
             raise ValueError(f"detail_gate must be true or false, got {self.detail_gate!r}")
@@ -197,6 +199,31 @@ class TunableNet(BaseNet):
                                       and not open_pushes(self.ops)[self.split]):
             raise ValueError(f"norm_windows needs tuned=conv or conv_in at the last hidden conv, at full "
                              f"resolution with no residual input open (got tuned={self.tuned!r})")
+
+    def _build_field_branch(self, config: dict) -> None:
+        self.field_branch = config["field_branch"]
+        if not _is_count(self.field_branch):
+            raise ValueError(f"field_branch is the number of the field branch's convs, 0 (none) or more, "
+                             f"got {self.field_branch!r}")
+        slots = config["field_slots"]
+        if not self.field_branch:
+            if slots:
+                raise ValueError("field_slots needs field_branch: they are what the field branch's readout reads")
+            return
+        if not self.fields:
+            raise ValueError("field_branch needs fields: it reads the position fields")
+        if not self.detail_branch:
+            raise ValueError("field_branch needs detail_branch: its features travel with the detail branch's")
+        width = config["field_width"]
+        if not _is_count(width) or not width:
+            raise ValueError(f"field_width is the field branch's channels, at least 1, got {width!r}")
+        if (not isinstance(slots, (list, tuple)) or not slots or len(set(slots)) != len(slots)
+                or not all(_is_count(s) and s < self.param_dim for s in slots)):
+            raise ValueError(f"field_slots must be distinct entries of the parameter vector (0 to "
+                             f"{self.param_dim - 1}), those of the operators that lay the fields; got {slots!r}")
+        self.field_ops = branch_program(width, self.field_branch, INPUT_CHANNELS + len(self.fields), name="field")
+        self.field_convs = branch_weights(self.field_ops)
+        self.field_readout = FieldReadout(slots, width)
 
     @property
     def moment_head(self) -> bool:
@@ -244,6 +271,8 @@ class TunableNet(BaseNet):
         head's scaled colour matrix and curve (:func:`~paramops.models.detail.gated`).
         """
         predicted = self.predictor(p)
+        if self.field_branch:
+            predicted[FIELD_READOUT] = self.field_readout(p)
         if not self.detail_gate:
             return predicted
         name = self.output_conv.name
@@ -286,12 +315,11 @@ class TunableNet(BaseNet):
             if cdf is not None:
                 features.cdf = cdf
             return self.head(features, p)
-        h = self.prepare(x, p)
+        inp = self.prepare(x, p)
         predicted = self.predict(p)
-        h, _ = run_ops(self.ops, h, (), self._assembled(self._weights(predicted)), self._affines(predicted))
+        h, _ = run_ops(self.ops, inp, (), self._assembled(self._weights(predicted)), self._affines(predicted))
         if self.detail_branch:
-            features = run_branch(self.detail_ops, self.detail_convs, pad_even(network_input(x)))
-            h = h + readout(features, readout_weights(predicted))
+            h = h + readout(self._branches(inp), readout_weights(predicted))
         if cdf is None:
             cdf = self.image_context(x)
         return self.finish(h, self.residual_base(self.residual_image(x), cdf, predicted), x.shape[-2:])
@@ -400,7 +428,7 @@ class TunableNet(BaseNet):
     ) -> TrunkFeatures:
         """The trunk from op ``start`` (whose input is ``inp``, with the open residual inputs ``skips``)."""
         # The detail branch runs on the network input, so only a trunk run from the start has it (windows).
-        detail = run_branch(self.detail_ops, self.detail_convs, inp) if self.detail_branch and start == 0 else None
+        detail = self._branches(inp) if self.detail_branch and start == 0 else None
         h, skips = run_ops(self.ops[start : self.split], inp, skips, self.convs, self._affines(None),
                            norm_stats=norm_stats, record=record)
         op = self.ops[self.split]
@@ -416,6 +444,13 @@ class TunableNet(BaseNet):
         elif self.tuned == "conv_out":
             fixed = conv(h, self.convs[op.name], op)
         return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed, detail=detail)
+
+    def _branches(self, inp: torch.Tensor) -> torch.Tensor:
+        """The detail branch's features of the padded network input, then the field branch's if there is one."""
+        detail = run_branch(self.detail_ops, self.detail_convs, inp)
+        if not self.field_branch:
+            return detail
+        return torch.cat([detail, run_branch(self.field_ops, self.field_convs, inp)], dim=1)
 
     def window_span(self, region: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
         """``norm_windows``: the part of a ``size`` image from which :meth:`trunk_windows` and

@@ -9,13 +9,16 @@ Example (``configs/default.yaml``)::
     encoding_layout: code         # or onehot (see paramops.models.encoding)
     fixed: {}                     # e.g. {l0: {lam: 0.02}} for a single-value model
     data: {train: ../shared/data/train, pairs_per_op: 800, patch: 64, margin: 16,
-           whole_photo: false}       # true: image-context operators run on whole photos
+           whole_photo: false,       # true: image-context operators run on whole photos
+           operators: null}          # the operators whose pairs are made and trained, default all of them;
+                                     # the others stay in the encoding, untrained (a part only some use)
     train: {steps: 6000, batch: 16, lr: 0.001, milestones: [4000, 5500], gamma: 0.1, seed: 0,
             init: null,           # a model name or checkpoint to start from (fine-tuning), or a list
                                   # of them: the run starts from the mean of their weights
             op_weights: {},       # e.g. {sr: 3}: how often an operator's pairs are drawn, relative to 1
             tone_lr: null,        # the tone head's learning rate (model.tone_curve), default lr
             detail_lr: null,      # the detail branch's (model.detail_branch), default lr
+            field_lr: null,       # the field branch's (model.field_branch), default lr
             revive: false}        # draw the branch's never-open channels again at the start
 """
 
@@ -30,7 +33,8 @@ from paramops.models.encoding import ParamEncoding
 from paramops.operators.registry import OPERATORS
 
 # Learning rates of their own for parts a fine-tune adds: the model option that adds the part, and its name.
-PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch")}
+PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch"),
+                       "field_lr": ("field_branch", "field branch")}
 # Where the project's shared training photos live beside a checkout.
 DEFAULT_TRAIN_DIR = Path("../shared/data/train")
 DEFAULT_VAL_DIR = Path("../shared/data/val")
@@ -43,6 +47,7 @@ class DataConfig:
     patch: int = 64
     margin: int = 16
     whole_photo: bool = False
+    operators: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class TrainConfig:
     op_weights: Mapping[str, float] = field(default_factory=dict)
     tone_lr: float | None = None
     detail_lr: float | None = None
+    field_lr: float | None = None
     revive: bool = False
 
     def lr_at(self, step: int, base: float | None = None) -> float:
@@ -77,11 +83,30 @@ class RunConfig:
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
 
+    @property
+    def trained_operators(self) -> tuple[str, ...]:
+        """The operators whose pairs the run makes and draws (``data.operators``, by default all)."""
+        return self.data.operators or self.operators
+
     def encoding(self) -> ParamEncoding:
         return ParamEncoding(self.operators, self.encode_params, layout=self.encoding_layout)
 
     def model_config(self) -> dict:
-        return {**self.model, "param_dim": self.encoding().dim}
+        """The model section, with what the encoding decides: ``param_dim`` and, with a field branch,
+        ``field_slots`` (the entries of the operators that lay the model's fields)."""
+        encoding = self.encoding()
+        config = {**self.model, "param_dim": encoding.dim}
+        if config.get("field_branch"):
+            if not encoding.with_op_code:
+                # A bias-free readout of a vector that may be all zeros (an operator without parameters) is dead.
+                raise ValueError("model.field_branch keeps the operators that lay a field apart from the others; "
+                                 "a model of one operator has none: give it model.fields alone")
+            fields = config.get("fields") or ()
+            readers = [op for op in self.operators if OPERATORS[op].position_field in fields]
+            if not readers:
+                raise ValueError(f"model.field_branch: none of the operators lays the model's fields {list(fields)}")
+            config["field_slots"] = encoding.own_slots(readers)
+        return config
 
 
 def parse_config(raw: Mapping) -> RunConfig:
@@ -96,7 +121,10 @@ def parse_config(raw: Mapping) -> RunConfig:
     ops = raw["operators"]
     ops = tuple(OPERATORS) if ops == "all" else tuple(ops)
     try:
-        data = DataConfig(**raw.get("data", {}))
+        data = dict(raw.get("data", {}))
+        if data.get("operators") is not None:
+            data["operators"] = tuple(data["operators"])
+        data = DataConfig(**data)
         train = dict(raw.get("train", {}))
         if "milestones" in train:
             train["milestones"] = tuple(train["milestones"])
@@ -106,7 +134,10 @@ def parse_config(raw: Mapping) -> RunConfig:
         train = TrainConfig(**train)
     except TypeError as err:
         raise ValueError(f"bad config section: {err}") from None
-    _check_op_weights(train.op_weights, ops)
+    if data.operators is not None and (not data.operators or not set(data.operators) <= set(ops)):
+        raise ValueError(f"data.operators must be some of the operators this run covers ({', '.join(ops)}), "
+                         f"got {list(data.operators)}")
+    _check_op_weights(train.op_weights, data.operators or ops)
     _check_init(train.init)
     for key, (option, part) in PART_LEARNING_RATES.items():
         value = getattr(train, key)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from paramops.training.config import RunConfig
+from paramops.training.config import PART_LEARNING_RATES, RunConfig
 from paramops.training.pairs import PairSpec, cache_dir, list_images, make_pairs
 
 # The random stream of the origins of fields laid on patches whose operator has none: apart from the run's
@@ -61,7 +61,8 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     placed = bool(config.model_config().get("fields"))
     rng = np.random.default_rng([config.train.seed, FIELD_STREAM])
     inputs, targets, vectors, op_index, cdfs, origins = [], [], [], [], [], []
-    for index, op in enumerate(config.operators):
+    for op in config.trained_operators:
+        index = config.operators.index(op)
         pairs = make_pairs(pair_spec(config, op), images, progress=progress)
         operator = get_operator(op)
         count = len(pairs["params"])
@@ -124,14 +125,16 @@ def input_batch(net, data: Dataset, idx: np.ndarray, device):
 TONE_PARAMETERS = "predictor.layers.tone_"
 # Those of the detail branch: its convs and the predictor layers of its readout and gate.
 DETAIL_PARAMETERS = ("detail_convs.", "predictor.layers.detail_")
+# Those of the field branch: its convs and its readout.
+FIELD_PARAMETERS = ("field_convs.", "field_readout.")
 
 
 def _initial_weights(config: RunConfig, start, net) -> None:
     """Load ``start``'s weights into ``net``: the same architecture and encoding, or an error saying which differs.
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
-    tone head, a detail branch (hidden readout and all), a detail gate or
-    position fields may start from one without, and one with a deeper branch
+    tone head, a detail branch (hidden readout and all), a detail gate,
+    position fields or a field branch may start from one without, and one with a deeper branch
     from one with a shallower: each starts as an identity (the fields with
     zero weights), so the run starts from ``start``'s function.
     """
@@ -141,10 +144,12 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
-    added = {key: LATER_DEFAULTS[key] for key in ("tone_curve", "detail_branch", "detail_gate", "fields")
-             if not theirs.get(key) and ours.get(key)}
-    if "detail_branch" in added and ours.get("detail_hidden"):  # a hidden readout comes with its branch, never after
-        added["detail_hidden"] = LATER_DEFAULTS["detail_hidden"]
+    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", "field_branch")
+    added = {key: LATER_DEFAULTS[key] for key in parts if not theirs.get(key) and ours.get(key)}
+    # What comes with a part and never after it: a hidden readout with its branch, the field branch's width and slots.
+    for part, others in (("detail_branch", ("detail_hidden",)), ("field_branch", ("field_width", "field_slots"))):
+        if part in added:
+            added |= {key: LATER_DEFAULTS[key] for key in others if ours.get(key) != LATER_DEFAULTS[key]}
     if 0 < (theirs.get("detail_branch") or 0) < (ours.get("detail_branch") or 0):  # new convs after the last
         added["detail_branch"] = theirs["detail_branch"]
     differ = sorted(k for k in ours.keys() | theirs.keys()
@@ -215,15 +220,15 @@ def on_patches(net, x, p, cdfs: np.ndarray):
 
 
 def _parameter_groups(net, tc) -> list[dict]:
-    """Adam's parameter groups: the tone head's at ``train.tone_lr`` and the detail branch's at
-    ``train.detail_lr`` when set, everything else at ``train.lr``.
+    """Adam's parameter groups: the tone head's at ``train.tone_lr``, the detail branch's at
+    ``train.detail_lr`` and the field branch's at ``train.field_lr`` when set, everything else at ``train.lr``.
 
     A group at rate 0 beside one that learns is frozen: its parameters leave
     the optimiser and get no gradients, so a run that trains one part alone
     does not pay for the backward pass through the rest.
     """
-    parts = [(prefixes, lr) for prefixes, lr in ((TONE_PARAMETERS, tc.tone_lr), (DETAIL_PARAMETERS, tc.detail_lr))
-             if lr is not None]
+    parts = [(prefixes, lr) for prefixes, lr in ((TONE_PARAMETERS, tc.tone_lr), (DETAIL_PARAMETERS, tc.detail_lr),
+                                                 (FIELD_PARAMETERS, tc.field_lr)) if lr is not None]
     groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
               for prefixes, lr in parts]
     grouped = {id(p) for group in groups for p in group["params"]}
@@ -383,8 +388,9 @@ def train(
         "train_seconds": round(seconds, 1),
         "final_loss": smoothed,
         "device": str(dev),
-        "data": {"folder": Path(config.data.train).name, "pairs": config.data.pairs_per_op * len(config.operators),
-                 "patch": config.data.patch},
+        "data": {"folder": Path(config.data.train).name,
+                 "pairs": config.data.pairs_per_op * len(config.trained_operators), "patch": config.data.patch,
+                 **({"operators": list(config.data.operators)} if config.data.operators else {})},
         "batch": tc.batch,
         "fixed": {k: dict(v) for k, v in config.fixed.items()},
     }
@@ -395,7 +401,7 @@ def train(
         meta["op_weights"] = dict(tc.op_weights)
     if tc.revive:
         meta["revive"] = True
-    for key in ("tone_lr", "detail_lr"):
+    for key in PART_LEARNING_RATES:
         if getattr(tc, key) is not None:
             meta[key] = getattr(tc, key)
     out.parent.mkdir(parents=True, exist_ok=True)
