@@ -704,7 +704,10 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "(`configs/analysis/default-r5-whole-photo.yaml`), and since the twentieth the mean of that default and",
             "two more of them from it (`configs/analysis/default-r6-whole-photo-s3.yaml`, `-s4.yaml`). Against the",
             "eighteenth session's default, llf_remap +1.08, pencil +1.37, style +0.79 dB (`docs/training.md`,",
-            "nineteenth and twentieth sessions).",
+            "nineteenth and twentieth sessions). Since the twenty-second, pencil's paper texture, laid where each",
+            "pixel lies, is read by a field branch of its own, trained on pencil's pairs alone with the rest frozen",
+            "and read out through a map that is zero for every other operator (`paramops.models.field_branch`):",
+            "pencil +2.99 dB, every other output as it was (`docs/training.md`, twenty-second session).",
         ]
         lines.append("")
     elif models["default"].ok:
