@@ -28,15 +28,15 @@ from paramops.training.loop import as_batch, build_dataset, input_batch, on_patc
 
 
 def loss_shares(model, config, *, per_op: int = 128, seed: int = 0) -> list[dict[str, float | str]]:
-    """Per operator of ``config``: ``mse`` of ``model``, ``input_mse``, and the loss shares (fractions)."""
+    """Per operator ``config`` trains: ``mse`` of ``model``, ``input_mse``, and the loss shares (fractions)."""
     import torch
 
     data = build_dataset(config, progress=False)
     rng = np.random.default_rng(seed)
     rows = []
     with torch.no_grad():
-        for k, op in enumerate(config.operators):
-            mine = np.flatnonzero(data.op_index == k)
+        for op in config.trained_operators:
+            mine = np.flatnonzero(data.op_index == config.operators.index(op))
             idx = rng.choice(mine, min(per_op, len(mine)), replace=False)
             x, y = input_batch(model.net, data, idx, model.device), as_batch(data.targets[idx], model.device)
             p = torch.from_numpy(data.vectors[idx]).to(model.device)
