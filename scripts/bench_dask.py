@@ -71,21 +71,16 @@ def worker_peak() -> int:
 
 
 def bench(size: int, tile: int, workers: list[int], op: str, model: str | None, whole: bool, log) -> dict:
-    import torch
     import zarr
     from distributed import Client, LocalCluster
 
-    from paramops.models import ParamEncoding, build_model
     from paramops.models.checkpoint import save_checkpoint
-    from paramops.operators.registry import operators
     from paramops.service import bench as service_bench
 
     folder = Path(tempfile.mkdtemp(prefix="paramops-bench-dask-"))
     if model is None:
-        torch.manual_seed(0)
-        encoding = ParamEncoding(tuple(operators()))
-        net = build_model({**service_bench.DEFAULT_ARCH, "param_dim": encoding.dim})
-        model = str(save_checkpoint(folder / "untrained.pt", net, encoding))
+        untrained = service_bench.untrained_default(device="cpu")
+        model = str(save_checkpoint(folder / "untrained.pt", untrained.net, untrained.encoding))
         weights = "untrained default architecture"
     else:
         weights = model

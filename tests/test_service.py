@@ -621,11 +621,12 @@ def test_the_benchmarked_architecture_is_the_shipped_defaults():
     from pathlib import Path
 
     from paramops.models.registry import resolve_config
-    from paramops.service.bench import DEFAULT_ARCH
+    from paramops.service.bench import DEFAULT_LAYOUT, default_architecture
     from paramops.training.config import load_config
 
-    config = load_config(Path(__file__).parents[1] / "configs" / "default.yaml").model_config()
-    assert resolve_config({**DEFAULT_ARCH, "param_dim": config["param_dim"]}) == resolve_config(config)
+    config = load_config(Path(__file__).parents[1] / "configs" / "default.yaml")
+    assert config.encoding_layout == DEFAULT_LAYOUT
+    assert resolve_config(default_architecture(config.encoding())) == resolve_config(config.model_config())
 
 
 def test_the_mapped_range_ignores_alpha():

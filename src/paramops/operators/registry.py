@@ -8,7 +8,7 @@ build their controls from it. Nothing else in the project spells a range.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -331,3 +331,9 @@ def get_operator(name: str) -> OperatorSpec:
 def operators(family: Family | None = None) -> dict[str, OperatorSpec]:
     """The registry, optionally restricted to one family, in its fixed order."""
     return {k: s for k, s in OPERATORS.items() if family is None or s.family == family}
+
+
+def operators_laying(fields: Iterable[str], among: Iterable[str]) -> list[str]:
+    """The operators of ``among`` (names, in their order) whose output depends on one of the position ``fields``."""
+    fields = set(fields)
+    return [op for op in among if get_operator(op).position_field in fields]

@@ -25,9 +25,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-# The shipped default's architecture (configs/default.yaml), for timing without its weights.
+# The shipped default's architecture and encoding layout (configs/default.yaml), for timing without its weights.
 DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8,
-                "norm_windows": [96, 64], "tone_curve": 16, "detail_branch": 6, "detail_hidden": 32, "detail_gate": True}
+                "norm_windows": [96, 64], "tone_curve": 16, "detail_branch": 6, "detail_hidden": 32, "detail_gate": True,
+                "fields": ["pencil_paper"], "field_branch": 5, "field_width": 24}
+DEFAULT_LAYOUT = "onehot"
+
+
+def default_architecture(encoding) -> dict:
+    """:data:`DEFAULT_ARCH` for ``encoding``: its parameter count and the entries the field branch reads."""
+    from paramops.operators.registry import operators_laying
+
+    readers = operators_laying(DEFAULT_ARCH["fields"], encoding.operators)
+    return {**DEFAULT_ARCH, "param_dim": encoding.dim, "field_slots": encoding.own_slots(readers)}
 
 
 def bench_model(model=None, device=None):
@@ -38,15 +48,20 @@ def bench_model(model=None, device=None):
         return load_model(model, device=device), str(model)
     if "default" in available_models():
         return load_model("default", device=device), "default"
+    return untrained_default(device), "untrained"
+
+
+def untrained_default(device=None):
+    """A ``ParamModel`` of the default's architecture and encoding with seeded random weights."""
     import torch
 
     from paramops.models import ParamEncoding, ParamModel, build_model
     from paramops.operators.registry import operators
 
     torch.manual_seed(0)
-    encoding = ParamEncoding(tuple(operators()))
-    net = build_model({**DEFAULT_ARCH, "param_dim": encoding.dim})
-    return ParamModel(net, encoding, meta={"name": "untrained default architecture"}, device=device), "untrained"
+    encoding = ParamEncoding(tuple(operators()), layout=DEFAULT_LAYOUT)
+    net = build_model(default_architecture(encoding))
+    return ParamModel(net, encoding, meta={"name": "untrained default architecture"}, device=device)
 
 
 def sample_image(height: int, width: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paramops.models.encoding import ParamEncoding
-from paramops.operators.registry import OPERATORS
+from paramops.operators.registry import OPERATORS, operators_laying
 
 # Learning rates of their own for parts a fine-tune adds: the model option that adds the part, and its name.
 PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch"),
@@ -102,7 +102,7 @@ class RunConfig:
                 raise ValueError("model.field_branch keeps the operators that lay a field apart from the others; "
                                  "a model of one operator has none: give it model.fields alone")
             fields = config.get("fields") or ()
-            readers = [op for op in self.operators if OPERATORS[op].position_field in fields]
+            readers = operators_laying(fields, self.operators)
             if not readers:
                 raise ValueError(f"model.field_branch: none of the operators lays the model's fields {list(fields)}")
             config["field_slots"] = encoding.own_slots(readers)
