@@ -707,7 +707,7 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "nineteenth and twentieth sessions). Since the twenty-second, pencil's paper texture, laid where each",
             "pixel lies, is read by a field branch of its own, trained on pencil's pairs alone with the rest frozen",
             "and read out through a map that is zero for every other operator (`paramops.models.field_branch`):",
-            "pencil +2.99 dB, every other output as it was (`docs/training.md`, twenty-second session).",
+            "pencil +2.99 dB, every other score as it was (`docs/training.md`, twenty-second session).",
         ]
         lines.append("")
     elif models["default"].ok:
