@@ -40,7 +40,7 @@ from paramops.evaluation import paper
 from paramops.evaluation.evaluate import evaluate, format_table, summarise, test_points
 from paramops.evaluation.figures import CELL, write_figures
 from paramops.evaluation.markdown import db, generated_header, table
-from paramops.operators.registry import OPERATORS, get_operator, operators
+from paramops.operators.registry import OPERATORS, get_operator, operators, operators_laying
 from paramops.training.pairs import list_images
 
 # The shipped models, in the order the budget table lists them.
@@ -620,8 +620,7 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
 
 def _sees_field(entry: ModelScores, op: str) -> bool:
     """Whether ``entry``'s network takes ``op``'s position field as an input channel."""
-    field = get_operator(op).position_field
-    return bool(field) and field in entry.model.config.get("fields", ())
+    return bool(operators_laying(entry.model.config.get("fields", ()), [op]))
 
 
 def _phase_text(bar: Bar, ceiling: Mapping | None, seen: bool) -> str:

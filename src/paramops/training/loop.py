@@ -127,6 +127,8 @@ TONE_PARAMETERS = "predictor.layers.tone_"
 DETAIL_PARAMETERS = ("detail_convs.", "predictor.layers.detail_")
 # Those of the field branch: its convs and its readout.
 FIELD_PARAMETERS = ("field_convs.", "field_readout.")
+# Each part with a learning rate of its own (PART_LEARNING_RATES): its parameters' state-dict names.
+PART_PARAMETERS = {"tone_lr": TONE_PARAMETERS, "detail_lr": DETAIL_PARAMETERS, "field_lr": FIELD_PARAMETERS}
 
 
 def _initial_weights(config: RunConfig, start, net) -> None:
@@ -227,8 +229,7 @@ def _parameter_groups(net, tc) -> list[dict]:
     the optimiser and get no gradients, so a run that trains one part alone
     does not pay for the backward pass through the rest.
     """
-    parts = [(prefixes, lr) for prefixes, lr in ((TONE_PARAMETERS, tc.tone_lr), (DETAIL_PARAMETERS, tc.detail_lr),
-                                                 (FIELD_PARAMETERS, tc.field_lr)) if lr is not None]
+    parts = [(PART_PARAMETERS[key], getattr(tc, key)) for key in PART_LEARNING_RATES if getattr(tc, key) is not None]
     groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
               for prefixes, lr in parts]
     grouped = {id(p) for group in groups for p in group["params"]}
