@@ -1,5 +1,5 @@
-"""The diagnostic scripts behind docs/crop_consistency.md, docs/window_statistics.md, docs/pencil_phase.md and the
-loss shares of docs/training.md."""
+"""The diagnostic scripts behind docs/crop_consistency.md, docs/window_statistics.md, docs/pencil_phase.md,
+docs/error_bands_llf.md and the loss shares of docs/training.md."""
 
 from __future__ import annotations
 
@@ -97,3 +97,40 @@ def test_pencil_phase_scores_other_texture_origins_and_the_model(images, tmp_pat
 
     ceiling = load_phase_ceilings(tmp_path)["pencil"]
     assert ceiling["phases"] == 3 and f"{ceiling['psnr']:.2f}" == rows[-1][2].strip("*")
+
+
+def test_error_bands_add_up_to_the_error(load_script):
+    import numpy as np
+
+    script = load_script("error_bands")
+    error = np.random.default_rng(0).normal(size=(70, 90)).astype(np.float32)
+    bands = script.band_errors(error)
+    assert len(bands) == script.FINE_BANDS + 2
+    np.testing.assert_allclose(np.sum(bands, axis=0), error, atol=1e-4)
+    assert np.ptp(bands[-1]) < 1e-6  # one pixel of the pyramid, spread over the image
+    # A shift of the whole image's brightness lies in the last band alone.
+    shifted = script.band_errors(error * 0 + 0.25)
+    np.testing.assert_allclose(shifted[-1], 0.25, atol=1e-6)
+    assert all(np.abs(band).max() < 1e-6 for band in shifted[:-1])
+    with pytest.raises(ValueError, match="at least 65 px"):
+        script.band_errors(error[:40, :40])
+
+
+def test_error_bands_scores_the_model_without_each_band(tmp_path, save_tiny_model, load_script, monkeypatch):
+    monkeypatch.setenv("PARAMOPS_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "val"
+    folder.mkdir()
+    write_image(folder / "a.png", samples.astronaut()[:72, :80])
+    write_image(folder / "gray.png", samples.camera()[:80, :72])
+    save_tiny_model(tmp_path / "tiny.pt", ("llf",), arch="tunable")
+    out = tmp_path / "bands.md"
+    assert load_script("error_bands").main(["--data", str(folder), "--model", str(tmp_path / "tiny.pt"),
+                                            "--out", str(out)]) == 0
+    rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    assert rows[0][:3] == ["value", "all of it", "band 0"] and rows[0][-1] == "mean"
+    assert [r[0] for r in rows[1:]] == ["detail=2.0", "detail=3.0", "detail=5.0", "detail=7.0", "detail=8.0"]
+    for row in rows[1:]:
+        whole = float(row[1])
+        for cell in row[2:]:
+            without, gain = cell.split(" (")
+            assert float(gain.rstrip(")")) == pytest.approx(float(without) - whole, abs=0.011)
