@@ -25,6 +25,7 @@ import numpy as np
 
 from paramops.evaluation.evaluate import cached_reference, test_points
 from paramops.evaluation.markdown import db, table, write_generated
+from paramops.evaluation.metrics import psnr
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.laplacian import collapse, laplacian_pyramid, luminance, pyramid_depth
@@ -48,11 +49,6 @@ def band_errors(error: np.ndarray) -> list[np.ndarray]:
         raise ValueError(f"images of at least {2 ** FINE_BANDS + 1} px on a side are needed; got {error.shape}")
     alone = [collapse([b if i == k else np.zeros_like(b) for i, b in enumerate(bands)]) for k in range(len(bands))]
     return [*alone[:FINE_BANDS], np.sum(alone[FINE_BANDS:-1], axis=0), alone[-1]]
-
-
-def error_psnr(error: np.ndarray) -> float:
-    """PSNR (dB, peak 1) of an error image."""
-    return float(-10 * np.log10(max(np.mean(error.astype(np.float64) ** 2), 1e-12)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             params = {name: value} if name else {}
             truth = to_working(cached_reference(image, path.name, args.op, params, seed))[0]
             output = to_working(model.apply(image, args.op, **params))[0]
-            error = luminance(output) - luminance(truth)
-            scores[i, seed] = [error_psnr(error), *(error_psnr(error - band) for band in band_errors(error))]
+            seen, wanted = luminance(output), luminance(truth)
+            parts = band_errors(seen - wanted)
+            scores[i, seed] = [psnr(seen, wanted), *(psnr(seen - part, wanted) for part in parts)]
         print(path.name, np.round(scores[:, seed, 0], 2), flush=True)
     means = scores.mean(axis=1)
     bands = [*(f"band {k}" for k in range(FINE_BANDS)), f"bands {FINE_BANDS}+", "mean"]
