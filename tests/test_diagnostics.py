@@ -1,5 +1,5 @@
 """The diagnostic scripts behind docs/crop_consistency.md, docs/window_statistics.md, docs/pencil_phase.md,
-docs/error_bands_llf.md and the loss shares of docs/training.md."""
+docs/error_bands_llf.md, docs/pencil_oracles.md and the loss shares of docs/training.md."""
 
 from __future__ import annotations
 
@@ -134,3 +134,31 @@ def test_error_bands_scores_the_model_without_each_band(tmp_path, save_tiny_mode
         for cell in row[2:]:
             without, gain = cell.split(" (")
             assert float(gain.rstrip(")")) == pytest.approx(float(without) - whole, abs=0.011)
+
+
+def test_pencil_oracles_score_the_model_with_and_without_each_correction(tmp_path, save_tiny_model, load_script,
+                                                                          monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("PARAMOPS_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "val"
+    folder.mkdir()
+    write_image(folder / "a.png", samples.astronaut()[:48, :56])
+    write_image(folder / "gray.png", samples.camera()[:40, :48])
+    save_tiny_model(tmp_path / "tiny.pt", ("pencil",), arch="tunable")
+    out = tmp_path / "oracles.md"
+    script = load_script("pencil_oracles")
+    assert script.main(["--data", str(folder), "--model", str(tmp_path / "tiny.pt"), "--out", str(out)]) == 0
+    rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    assert rows[0] == ["image", "range", "typical range", "model", "+ stroke gain", "+ texture amplitude", "control"]
+    assert [r[0] for r in rows[1:]] == ["a.png", "gray.png", "mean"]
+    for row in rows[1:]:
+        model = float(row[3])
+        for cell in row[4:]:
+            corrected, gain = cell.split(" (")
+            assert float(gain.rstrip(")")) == pytest.approx(float(corrected) - model, abs=0.011)
+        assert float(row[4].split(" (")[0]) >= model - 0.005  # one least-squares multiple can only help
+    error = np.random.default_rng(0).normal(size=(30, 30))
+    basis = np.random.default_rng(1).normal(size=(30, 30))
+    np.testing.assert_allclose(np.vdot(script.with_multiple(error, basis), basis), 0, atol=1e-9)
+    assert np.abs(script.with_multiple(3 * basis, basis)).max() < 1e-9

@@ -7,7 +7,16 @@ from skimage import data
 
 import paramops
 from paramops.operators.laplacian import luminance
-from paramops.operators.stylize import line_kernel, pencil_drawing, pencil_texture, stroke_map, tone_histogram
+from paramops.operators.stylize import (
+    line_kernel,
+    luminance,
+    pencil_drawing,
+    pencil_layers,
+    pencil_texture,
+    stroke_map,
+    stroke_sum,
+    tone_histogram,
+)
 
 
 def blurred_step(height: int = 32, width: int = 64) -> np.ndarray:
@@ -69,6 +78,18 @@ def test_pencil_strokes_darken_edges_and_stay_gray():
     assert gray[inner_band].mean() < gray[interior].mean() - 0.05
     # The tone follows the input: the square stays darker than the paper.
     assert gray[interior].mean() < gray[far_background].mean()
+
+
+def test_pencil_is_its_stroke_layer_times_its_texture_layer():
+    rgb = data.astronaut()[100:164, 150:230].astype(np.float32) / 255.0
+    lum, strokes, texture = pencil_layers(rgb, texture_origin=(3, 5))
+    np.testing.assert_array_equal(lum, luminance(rgb))
+    np.testing.assert_allclose(luminance(pencil_drawing(rgb, texture_origin=(3, 5))), strokes * texture, atol=1e-6)
+    # The stroke layer is the stroke sum normalised by its range over the image, inverted.
+    raw = stroke_sum(lum)
+    assert raw.min() > -1e-6 and raw.dtype == np.float32  # filter2D convolves large kernels by DFT
+    np.testing.assert_allclose(strokes, 1 - (raw - raw.min()) / np.ptp(raw), atol=1e-6)
+    assert 0 < texture.min() and texture.max() < 1
 
 
 def test_pencil_keeps_chroma_of_colour_input():

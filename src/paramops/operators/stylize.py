@@ -127,13 +127,13 @@ def line_kernel(angle: float, *, half_length: int, half_width: int) -> np.ndarra
     return inside.astype(np.float32)
 
 
-def stroke_map(gray: np.ndarray) -> np.ndarray:
-    """Lu et al.'s stroke layer S in [0, 1] (1 = paper, 0 = darkest stroke).
+def stroke_sum(gray: np.ndarray) -> np.ndarray:
+    """Lu et al.'s strokes before normalisation: float32, (H, W), 0 or more (to float rounding).
 
     Gradient magnitudes of the 3x3-median-filtered image are given to the line
     direction (of 8) with the strongest response to the line-kernel
     convolution, then each direction's share is drawn with a wider line of
-    that direction; the sum, normalised to [0, 1], is inverted.
+    that direction, and the directions are summed.
     """
     import cv2
 
@@ -149,6 +149,13 @@ def stroke_map(gray: np.ndarray) -> np.ndarray:
     for n, kernel in enumerate(wide):
         share = np.where(best == n, edges, np.float32(0.0))
         strokes += cv2.filter2D(share, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    return strokes
+
+
+def stroke_map(gray: np.ndarray) -> np.ndarray:
+    """Lu et al.'s stroke layer S in [0, 1] (1 = paper, 0 = darkest stroke): :func:`stroke_sum`
+    normalised to [0, 1] by its range over the whole image, inverted."""
+    strokes = stroke_sum(gray)
     lo, hi = float(strokes.min()), float(strokes.max())
     if hi - lo <= 1e-12:
         return np.ones_like(strokes)
@@ -281,10 +288,18 @@ def pencil_drawing(rgb: np.ndarray, *, texture_origin: tuple[int, int] = (0, 0))
     -------
     ndarray of float32, shape (H, W, 3)
     """
+    lum, strokes, texture = pencil_layers(rgb, texture_origin=texture_origin)
+    return replace_luminance(rgb, lum, strokes * texture)
+
+
+def pencil_layers(
+    rgb: np.ndarray, *, texture_origin: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The luminance Y, the stroke layer S and the texture layer T of :func:`pencil_drawing`, each
+    float32 (H, W); the drawing's luminance is ``S * T``. Parameters as :func:`pencil_drawing`'s."""
     lum = luminance(rgb)
     texture = lay_tile(pencil_texture(), lum.shape, texture_origin)
     tone = np.clip(tone_map(lum), 1.0 / 255.0, 1.0)
     log_texture = np.log(texture)
     beta = texture_exponent(log_texture, np.log(tone))
-    pencil = np.exp(beta * log_texture)
-    return replace_luminance(rgb, lum, stroke_map(lum) * pencil)
+    return lum, stroke_map(lum), np.exp(beta * log_texture)
