@@ -32,6 +32,7 @@ exponent. Per image the script scores, on luminance (BT.601):
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ import numpy as np
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
+from paramops.evaluation.report import ORACLE_FILE
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.fields import position_field
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                      *(f"{db(v)} ({v - row[1]:+.2f})" for v in row[2:])])
         print(path.name, np.round(row, 2), flush=True)
     mean = np.mean(scores, axis=0)
+    gains = dict(zip(("stroke_gain", "texture_amplitude", "control"), (round(float(v - mean[1]), 4) for v in mean[2:])))
+    (args.out.parent / ORACLE_FILE).write_text(json.dumps({"pencil": {**gains, "images": len(paths)}}, indent=1) + "\n")
     rows.append(["mean", f"{np.mean(ranges):.1f}", db(mean[0]), db(mean[1]),
                  *(f"{db(v)} ({v - mean[1]:+.2f})" for v in mean[2:])])
     write_generated(args.out, f"pencil: what knowing the stroke range or the texture's amplitude would buy `{args.model}`",

@@ -158,6 +158,10 @@ def test_pencil_oracles_score_the_model_with_and_without_each_correction(tmp_pat
             corrected, gain = cell.split(" (")
             assert float(gain.rstrip(")")) == pytest.approx(float(corrected) - model, abs=0.011)
         assert float(row[4].split(" (")[0]) >= model - 0.005  # one least-squares multiple can only help
+    from paramops.evaluation.report import load_oracles
+
+    gains = load_oracles(tmp_path)["pencil"]
+    assert gains["images"] == 2 and f"{gains['texture_amplitude']:+.2f}" == rows[-1][5].split(" (")[1].rstrip(")")
     error = np.random.default_rng(0).normal(size=(30, 30))
     basis = np.random.default_rng(1).normal(size=(30, 30))
     np.testing.assert_allclose(np.vdot(script.with_multiple(error, basis), basis), 0, atol=1e-9)

@@ -300,6 +300,13 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
     assert "scores 23.13 dB against it" in pencil and "so what is left is its training" in pencil
     assert "only a network given the pixel's place" not in pencil
+    assert "Fitted to the reference" not in pencil  # scripts/pencil_oracles.py not run
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
+                                   oracles={"pencil": {"stroke_gain": 0.5, "texture_amplitude": 0.52,
+                                                       "control": 0.08}}))
+    pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
+    assert ("stroke layer per image would add +0.50 dB (luminance), the texture's finest detail times a smooth map"
+            " +0.52 dB (+0.08 with the texture laid elsewhere") in pencil
     below = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": crops["pencil"].psnr - 1.0}}
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, below)}, crops))
     assert "no width or schedule" in next(line for line in text.splitlines() if line.startswith("- pencil"))

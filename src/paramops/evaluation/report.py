@@ -71,6 +71,8 @@ PLAIN_CONTROL_FILE = "plain_restorer.json"
 # Written by scripts/pencil_phase.py beside results.md: what a network blind to the pixel's place in pencil's paper
 # texture can reach.
 PHASE_CEILING_FILE = "pencil_phase.json"
+# Written by scripts/pencil_oracles.py beside results.md: what corrections fitted to pencil's reference would buy.
+ORACLE_FILE = "pencil_oracles.json"
 # What an image-context filter takes from the whole image beyond its luminance histogram (which the tone
 # head ranks pixels in): the part of its reference a network with a tone head still cannot see.
 BEYOND_THE_HISTOGRAM = {
@@ -501,6 +503,24 @@ def load_phase_ceilings(folder: str | os.PathLike) -> dict[str, dict]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def load_oracles(folder: str | os.PathLike) -> dict[str, dict]:
+    """``{op: {"stroke_gain": dB, "texture_amplitude": dB, "control": dB}}`` (luminance PSNR gains) from
+    ``<folder>/pencil_oracles.json``; empty where ``scripts/pencil_oracles.py`` has not been run."""
+    path = Path(folder) / ORACLE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _oracle_text(gains: Mapping | None) -> str:
+    """What corrections fitted to the reference would add to the default's output, where measured."""
+    if gains is None:
+        return ""
+    return (f" Fitted to the reference, one multiple of the operator's stroke layer per image would add"
+            f" {gains['stroke_gain']:+.2f} dB (luminance), the texture's finest detail times a smooth map"
+            f" {gains['texture_amplitude']:+.2f} dB ({gains['control']:+.2f} with the texture laid elsewhere;"
+            " `docs/pencil_oracles.md`): upper bounds for a network told the image's stroke range, or one that"
+            " multiplies the texture it is given by a map it predicts.")
+
+
 def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, headed: float | None) -> str:
     """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches, and
     ``headed``, what the default given the control's head reaches (None: not measured)."""
@@ -530,7 +550,7 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, hea
 
 def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
              crops: Mapping[str, CropScore], plain: Mapping[str, Mapping[str, tuple[float, int]]],
-             ceilings: Mapping[str, Mapping]) -> str:
+             ceilings: Mapping[str, Mapping], oracles: Mapping[str, Mapping]) -> str:
     """What would close a failed bar, from what the other models, the operator on crops and the paper show."""
     default = models["default"]
     if bar.kind == "mean":
@@ -552,7 +572,7 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
             " `docs/rank_oracle.md` measures how much a curve of that rank explains). What the head cannot see is"
             f" {BEYOND_THE_HISTOGRAM.get(bar.op, 'the rest of the image')}: a network given those, or the paper's"
             " scale, is what would close the rest."
-            + _phase_text(bar, ceilings.get(bar.op), _sees_field(default, bar.op)))
+            + _phase_text(bar, ceilings.get(bar.op), _sees_field(default, bar.op)) + _oracle_text(oracles.get(bar.op)))
     if crop is not None and crop.psnr < bar.need:
         windows = default.model.config.get("norm_windows")
         statistics = f"its {windows[0]} px windows" if windows else "statistics learned on patches"
@@ -654,9 +674,10 @@ def _ensembled_closing(bar: Bar) -> str:
 
 def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropScore],
                   plain: Mapping[str, Mapping[str, tuple[float, int]]] | None = None,
-                  ceilings: Mapping[str, Mapping] | None = None) -> list[str]:
+                  ceilings: Mapping[str, Mapping] | None = None,
+                  oracles: Mapping[str, Mapping] | None = None) -> list[str]:
     """The quality bars; ``plain``: :func:`load_plain_control`'s runs, cited where a restoration falls short;
-    ``ceilings``: :func:`load_phase_ceilings`'s, cited where pencil does."""
+    ``ceilings`` and ``oracles``: :func:`load_phase_ceilings`'s and :func:`load_oracles`', cited where pencil does."""
     bars = quality_bars(models["default"])
     rows = [[b.label, b.required, b.ours_text(), b.status, b.ensembled_text(), b.paper] for b in bars]
     lines = [
@@ -674,7 +695,8 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
     if failed:
         lines += ["### Falling short, and what would close it", ""]
         unmeasured = [b.label for b in failed if b.ours is None]
-        lines += [f"- {_closing(b, bars, models, crops, plain or {}, ceilings or {})}{_ensembled_closing(b)}"
+        lines += [f"- {_closing(b, bars, models, crops, plain or {}, ceilings or {}, oracles or {})}"
+                  f"{_ensembled_closing(b)}"
                   for b in failed if b.ours is not None]
         if unmeasured:
             lines.append(f"- Not measurable, the default model does not cover them: {'; '.join(unmeasured)}."
@@ -1023,7 +1045,7 @@ def write_report(
                             patch=pairs.patch, margin=pairs.margin)
     lines = [
         *_header(data, chosen, len(files), models, command),
-        *_bars_section(models, crops, load_plain_control(out), load_phase_ceilings(out)),
+        *_bars_section(models, crops, load_plain_control(out), load_phase_ceilings(out), load_oracles(out)),
         *_budget(models, configs_by_name),
         *_single_vs_numerous(models),
         *_joint(models),
