@@ -1,4 +1,5 @@
-"""Position fields: the pencil paper's texture as input channels, laid where each image, crop or chunk lies."""
+"""Fields: the pencil paper's texture laid where each image, crop or chunk lies, and its edges scaled by the
+range of its strokes over the whole image, as input channels."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ import torch
 
 from paramops.models import ParamEncoding, ParamModel, build_model
 from paramops.models.symmetry import SYMMETRIES, turn, turn_back
-from paramops.operators.fields import FIELDS, position_field
+from paramops.operators.fields import (
+    FIELDS,
+    IMAGE_FIELDS,
+    field_gain,
+    field_map,
+    field_tile,
+    position_field,
+    typical_gains,
+)
 from paramops.operators.registry import get_operator, operators
 from paramops.service import ModelService
 
 OPS = tuple(operators())
 FIELD = "pencil_paper"
+SCALED = "pencil_strokes"
 
 
 def test_a_crop_of_a_field_is_the_field_laid_from_the_crops_corner():
@@ -24,11 +34,42 @@ def test_a_crop_of_a_field_is_the_field_laid_from_the_crops_corner():
     assert not np.array_equal(position_field(FIELD, (40, 50), (1, 0)), whole[:40, :50])
 
 
-def test_the_registry_names_known_fields_and_pencil_has_its_paper():
-    named = {op: get_operator(op).position_field for op in OPS if get_operator(op).position_field}
-    assert named == {"pencil": FIELD} and set(named.values()) <= set(FIELDS)
-    with pytest.raises(ValueError, match="unknown position field 'paper'; fields: pencil_paper"):
+def test_the_registry_names_known_fields_and_pencil_has_its_paper_and_strokes():
+    laid = {op: get_operator(op).position_field for op in OPS if get_operator(op).position_field}
+    scaled = {op: get_operator(op).image_field for op in OPS if get_operator(op).image_field}
+    assert laid == {"pencil": FIELD} and set(laid.values()) <= set(FIELDS)
+    assert scaled == {"pencil": SCALED} and set(scaled.values()) <= set(IMAGE_FIELDS)
+    with pytest.raises(ValueError, match="unknown field 'paper'; position fields: pencil_paper; image fields: "
+                                         "pencil_strokes"):
         position_field("paper", (4, 4))
+    with pytest.raises(ValueError, match="image field: it has a gain, not a tile"):
+        field_tile(SCALED)
+    with pytest.raises(ValueError, match="position field: it has a tile, not a gain"):
+        field_gain(FIELD, np.zeros((4, 4, 3), np.float32))
+
+
+def test_an_image_fields_gain_is_the_typical_range_of_its_map_over_the_images_own(photo):
+    from paramops.operators.stylize import STROKE_RADIUS, pencil_drawing, stroke_map
+
+    image = photo.astype(np.float32) / 255
+    strokes = field_map(SCALED, image)
+    assert strokes.dtype == np.float32 and strokes.shape == image.shape[:2] and strokes.min() >= 0
+    gain = field_gain(SCALED, image)
+    assert gain == pytest.approx(IMAGE_FIELDS[SCALED].typical / (strokes.max() - strokes.min()))
+    # What the operator divides by: its stroke layer is the map normalised by that range.
+    from paramops.operators.stylize import luminance
+
+    normalised = 1 - (strokes - strokes.min()) * gain / IMAGE_FIELDS[SCALED].typical
+    np.testing.assert_allclose(stroke_map(luminance(image)), normalised, atol=1e-6)
+    # A pixel of the map reads no further than the field's radius, so tiles can gather the range.
+    r = IMAGE_FIELDS[SCALED].radius
+    assert r == STROKE_RADIUS
+    np.testing.assert_allclose(field_map(SCALED, image[10 : 50 + 2 * r, 20 : 60 + 2 * r])[r:-r, r:-r],
+                               strokes[10 + r : 50 + r, 20 + r : 60 + r], rtol=0, atol=1e-5)
+    assert field_gain(SCALED, np.full((8, 8, 3), 0.5, np.float32)) == 0.0  # flat: no strokes to scale
+    assert pencil_drawing(np.full((8, 8, 3), 0.5, np.float32)).shape == (8, 8, 3)
+    drawn = typical_gains(SCALED, np.random.default_rng(0), 4000)
+    assert drawn.shape == (4000,) and abs(np.log(drawn).std() - IMAGE_FIELDS[SCALED].spread) < 0.02
 
 
 def tiny_model(**config) -> ParamModel:
@@ -36,6 +77,8 @@ def tiny_model(**config) -> ParamModel:
     encoding = ParamEncoding(OPS)
     net = build_model({"arch": "tunable", "width": 8, "param_dim": encoding.dim, "residual": True,
                        "dilations": [1, 2], "fields": [FIELD], **config})
+    if SCALED in net.fields:  # weights that read the image field, which a fresh network has at random anyway
+        assert net.convs["conv1"].shape[1] == 4 + len(net.fields)
     return ParamModel(net, encoding, device="cpu")
 
 
@@ -52,7 +95,7 @@ def photo() -> np.ndarray:
 
 
 def test_fields_are_checked_and_positioning_appends_them(model):
-    for fields, message in (([FIELD, FIELD], "distinct"), (["paper"], "unknown position field")):
+    for fields, message in (([FIELD, FIELD], "distinct"), (["paper"], "unknown field")):
         with pytest.raises(ValueError, match=message):
             build_model({"arch": "tunable", "param_dim": 2, "fields": fields})
     net = model.net
@@ -75,7 +118,25 @@ def test_the_output_depends_on_where_the_image_lies(model, photo):
                                here[0].permute(1, 2, 0).clamp(0, 1).numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("config", [{}, {"norm_windows": [32, 16], "detail_branch": 2}], ids=["norms", "windows"])
+def test_image_fields_are_the_edge_map_scaled_by_the_whole_images_gain(photo):
+    from paramops.models.layers import edge_map
+
+    net = tiny_model(fields=[FIELD, SCALED]).net
+    image = photo.astype(np.float32) / 255
+    x = torch.from_numpy(image).permute(2, 0, 1)[None]
+    positioned = net.positioned(x, (5, 6))
+    assert positioned.shape == (1, 5, *photo.shape[:2])
+    np.testing.assert_array_equal(positioned[0, 3].numpy(), position_field(FIELD, photo.shape[:2], (5, 6)))
+    torch.testing.assert_close(positioned[:, 4:], edge_map(x) * field_gain(SCALED, image))
+    # A crop given the whole image's gain has the whole image's channel, away from the crop's edge.
+    crop = net.positioned(x[..., 20:60, 30:90], (25, 36), [field_gain(SCALED, image)])
+    torch.testing.assert_close(crop[..., 1:-1, 1:-1], positioned[..., 21:59, 31:89])
+
+
+@pytest.mark.parametrize("config", [{}, {"norm_windows": [32, 16], "detail_branch": 2},
+                                    {"norm_windows": [32, 16], "fields": [FIELD, SCALED]},
+                                    {"fields": [FIELD, SCALED]}],
+                         ids=["norms", "windows", "windows-scaled", "norms-scaled"])
 def test_chunks_lay_the_fields_where_they_lie_in_the_plane(photo, config):
     da = pytest.importorskip("dask.array")
     import paramops

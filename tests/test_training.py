@@ -185,6 +185,13 @@ def test_image_context_pairs_are_cut_from_whole_photo_runs(photos):
     assert not np.array_equal(cropped["targets"][0], whole[n][y : y + 16, x : x + 16])
     np.testing.assert_allclose(cropped["cdfs"][0], _cdf(sources[n][y - 4 : y + 20, x - 4 : x + 20]), atol=1e-6)
     assert (cropped["origins"] == 4).all()  # the patch lies at the margin of the crop pencil ran on
+    # Pencil's strokes are divided by their range over the image it ran on: the gain of its image field.
+    from paramops.operators.fields import field_gain
+
+    for patch, gain in zip(pairs["inputs"], pairs["gains"]):
+        assert gain == pytest.approx(field_gain("pencil_strokes", sources[_locate(patch, sources)[0]] / np.float32(255)))
+    assert cropped["gains"][0] == pytest.approx(field_gain("pencil_strokes",
+                                                           sources[n][y - 4 : y + 20, x - 4 : x + 20] / np.float32(255)))
 
 
 def _cdf(image: np.ndarray) -> np.ndarray:
@@ -434,6 +441,36 @@ def test_a_field_branch_added_and_trained_alone_changes_pencil_and_nothing_else(
                                  ({"operators": ["pencil"]}, {"op_weights": {"l0": 2}}, "which this run does not")):
         with pytest.raises(ValueError, match=message):
             parse_config({**base, "data": {**base["data"], **data}, "train": {**TINY["train"], **train}})
+
+
+def test_an_image_field_added_to_a_field_branch_is_read_by_it_alone(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+    from paramops.training.loop import FIELD_PARAMETERS, build_dataset
+
+    model = {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2, "fields": ["pencil_paper"],
+             "field_branch": 2, "field_width": 3}
+    base = {**TINY, "operators": ["l0", "pencil"], "model": model, "data": {**TINY["data"], "train": str(photos)}}
+    first = load_model(_trained(parse_config(base), tmp_path, "a"), device="cpu")
+    scaled = {**base, "name": "scaled", "model": {**model, "fields": ["pencil_paper", "pencil_strokes"]},
+              "train": {**TINY["train"], "lr": 0.0, "field_lr": 0.05, "init": str(tmp_path / "a.pt")}}
+    data = build_dataset(parse_config(scaled), progress=False)
+    pencil = data.op_index == 1
+    assert data.gains.shape == (len(data.op_index), 1)
+    assert build_dataset(parse_config(base), progress=False).gains is None  # no image field, no gains
+    assert len(np.unique(data.gains[~pencil])) == (~pencil).sum()  # l0's drawn as photographs give them
+    tuned = load_model(_trained(parse_config(scaled), tmp_path, "b"), device="cpu")
+    state, old = tuned.net.state_dict(), first.net.state_dict()
+    # The new channel comes last: B and the detail branch read it at zero, the field branch learns to.
+    assert not state["convs.conv1"][:, 5:].any() and not state["detail_convs.detail1"][:, 5:].any()
+    assert state["field_convs.field1"][:, 5:].abs().max() > 0
+    assert all(torch.equal(old[k], v[:, : old[k].shape[1]] if v.shape != old[k].shape else v)
+               for k, v in state.items() if k in old and not k.startswith(FIELD_PARAMETERS))
+    photo = np.random.default_rng(0).integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(tuned.apply(photo, "l0", lam=0.05), first.apply(photo, "l0", lam=0.05))
+    with pytest.raises(ValueError, match=r"another architecture \(fields differ\)"):
+        _trained(parse_config({**scaled, "model": {**model, "fields": ["pencil_strokes"]}}), tmp_path, "c")
 
 
 def test_init_given_a_list_starts_from_the_mean_of_their_weights(photos, tmp_path, monkeypatch):

@@ -67,10 +67,10 @@ def _range_refine(source: Source, index, window, state):
     return percentiles.refine(color_values(source.read(index, window)), state)
 
 
-def _moments(plan, source: Source, index, window, crop, norm, statistics, value_range):
+def _moments(plan, source: Source, index, window, crop, norm, statistics, value_range, gains=()):
     span = plan.span(crop)
     return plan.moments(source.read(index, span), (span[0], span[2]), window, crop, norm, statistics or {},
-                        value_range)
+                        value_range, gains)
 
 
 def _add_norm(plan, statistics, norm, parts):
@@ -87,10 +87,19 @@ def _add_levels(parts):
     return np.sum(parts, axis=0)
 
 
-def _plane_statistics(value_range, norms, levels=None):
+def _field_extremes(plan, source: Source, index, window, value_range):
+    span = plan.field_span(window)
+    return plan.field_extremes(source.read(index, span), (span[0], span[2]), window, value_range)
+
+
+def _plane_gains(plan, parts):
+    return plan.plane_gains(parts)
+
+
+def _plane_statistics(value_range, norms, levels=None, gains=()):
     from paramops.service.chunked import PlaneStatistics
 
-    return PlaneStatistics(tuple(value_range), norms or {}, levels)
+    return PlaneStatistics(tuple(value_range), norms or {}, levels, tuple(gains))
 
 
 def _render(plan, source: Source, index, window, statistics):
@@ -191,10 +200,16 @@ class Job:
         if (index, save) in self._statistics:
             return self._statistics[index, save]
         value_range = self.value_range(index)
+        gains = ()
+        if self.plan.scaled:
+            parts = [self._task("field-extremes", _field_extremes, self._plan, self._source, index, w, value_range)
+                     for w in self.tiles]
+            gains = self._task("gains", _plane_gains, self._plan, parts)
+            self._step(index, gains)
         statistics = None
         for norm in self.plan.norms:
             parts = [self._task("moments", _moments, self._plan, self._source, index, window, crop, norm, statistics,
-                                value_range) for window, crop in self.plan.statistics_tiles(norm)]
+                                value_range, gains) for window, crop in self.plan.statistics_tiles(norm)]
             statistics = self._task("norm", _add_norm, self._plan, statistics, norm, parts)
             self._step(index, statistics)
         levels = None
@@ -203,7 +218,7 @@ class Job:
                      for w in self.tiles]
             levels = self._task("levels-merge", _add_levels, self._tree("levels-combine", _add_levels, parts))
             self._step(index, levels)
-        result = self._task("statistics", _plane_statistics, value_range, statistics, levels)
+        result = self._task("statistics", _plane_statistics, value_range, statistics, levels, gains)
         if save is not None:
             result = self._task("saved-statistics", save, index, result)
         self._statistics[index, save] = result

@@ -208,6 +208,8 @@ class PartialOutput:
             arrays[f"{name}.mean"], arrays[f"{name}.var"] = mean, var
         if statistics.levels is not None:
             arrays["levels"] = statistics.levels
+        if statistics.gains:
+            arrays["gains"] = np.asarray(statistics.gains, dtype=np.float64)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         _write_atomically(self._statistics_path(index), buffer.getvalue())
@@ -224,7 +226,8 @@ class PartialOutput:
             names = [key[: -len(".mean")] for key in saved.files if key.endswith(".mean")]
             norms = {name: (saved[f"{name}.mean"], saved[f"{name}.var"]) for name in names}
             levels = saved["levels"] if "levels" in saved.files else None
-            return PlaneStatistics(tuple(float(v) for v in saved["value_range"]), norms, levels)
+            gains = tuple(float(v) for v in saved["gains"]) if "gains" in saved.files else ()
+            return PlaneStatistics(tuple(float(v) for v in saved["value_range"]), norms, levels, gains)
 
     def _statistics_path(self, index: tuple[int, ...]) -> Path:
         return self._meta / "statistics" / f"{'.'.join(map(str, index)) or 'plane'}.npz"

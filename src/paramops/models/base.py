@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -295,7 +296,7 @@ class BaseNet(nn.Module):
         self.param_dim = int(config["param_dim"])
         self.residual = bool(config["residual"])
         self.tone_curve = 0  # knots of a tone head (paramops.models.tone); TunableNet may have one
-        self.fields = tuple(config.get("fields", ()))  # position fields (paramops.operators.fields) it takes
+        self.fields = tuple(config.get("fields", ()))  # fields (paramops.operators.fields) it takes
         self.ops = build_program(
             in_channels=in_channels,
             width=config["width"],
@@ -326,9 +327,11 @@ class BaseNet(nn.Module):
         shift = nn.ParameterDict({n: nn.Parameter(torch.zeros(channels[n])) for n in names})
         return scale, shift
 
-    def positioned(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
-        """``x`` (N, 3, H, W) with the network's position fields appended (:func:`with_fields`), laid for
-        images whose top-left pixel lies at ``origin`` of the image the operator runs on.
+    def positioned(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0),
+                   gains: Sequence[float] | None = None) -> torch.Tensor:
+        """``x`` (N, 3, H, W) with the network's fields appended (:func:`with_fields`), laid for images
+        whose top-left pixel lies at ``origin`` of the image the operator runs on, and scaled by that
+        image's ``gains`` for the network's image fields (by default ``x``'s own: whole images).
 
         An ``x`` that has them already (a cut of a positioned image) is
         returned as is, so every entry point takes either: a whole image
@@ -338,7 +341,8 @@ class BaseNet(nn.Module):
         check_images(x, len(self.fields))
         if x.shape[1] > IMAGE_CHANNELS:
             return x
-        return with_fields(x, self.fields, [origin] * x.shape[0])
+        return with_fields(x, self.fields, [origin] * x.shape[0],
+                           None if gains is None else np.tile(np.asarray(gains, dtype=np.float64), (x.shape[0], 1)))
 
     def prepare(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """Validate the inputs; return the padded network input (N, 4 + fields, H', W')."""

@@ -2,7 +2,7 @@
 
 * :func:`network_input` -- the image plus its edge map, centred (paper section
   3.2; the public code subtracts 128 from all four 8-bit channels, i.e. 0.5 here),
-  and the position fields of a positioned image (:func:`with_fields`).
+  and the fields of a positioned image (:func:`with_fields`).
 * :func:`pad_even` -- odd sizes are padded to even ones so the stride-2 conv and
   the stride-2 transposed conv give back the input size exactly.
 * :func:`conv` -- one convolution whose weight is either shared by the batch or
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from paramops.operators.fields import position_field
+from paramops.operators.fields import field_gain, is_image_field, position_field
 
 if TYPE_CHECKING:
     from paramops.models.base import Conv
@@ -61,25 +61,45 @@ def edge_map(x: torch.Tensor) -> torch.Tensor:
 
 
 def network_input(x: torch.Tensor) -> torch.Tensor:
-    """(N, 3 + F, H, W) image in [0, 1] and its F position fields -> (N, 4 + F, H, W): centred image,
+    """(N, 3 + F, H, W) image in [0, 1] and its F fields -> (N, 4 + F, H, W): centred image,
     edge map and fields."""
     image = x[:, :IMAGE_CHANNELS]
     return torch.cat([image, edge_map(image), x[:, IMAGE_CHANNELS:]], dim=1) - 0.5
 
 
-def with_fields(x: torch.Tensor, names: Sequence[str], origins: Sequence[tuple[int, int]]) -> torch.Tensor:
-    """Images (N, 3, H, W) positioned: their position fields ``names`` appended as channels (N, 3 + F, H, W).
+def with_fields(
+    x: torch.Tensor,
+    names: Sequence[str],
+    origins: Sequence[tuple[int, int]],
+    gains: np.ndarray | None = None,
+) -> torch.Tensor:
+    """Images (N, 3, H, W) positioned: their fields ``names`` appended as channels (N, 3 + F, H, W).
 
     Image ``n``'s top-left pixel lies at ``origins[n]`` (row, column) of the
     image its operator runs on: (0, 0) for a whole image, a crop's offset for
-    a crop. Cutting, padding or turning the result keeps every pixel's
-    fields with it, which is why fields travel as channels of the image.
+    a crop; position fields are laid from there. Image fields are the edge map
+    times image ``n``'s gain for them, ``gains[n]`` (N, image fields among
+    ``names``, in their order): the gains of the images the operator runs on
+    (:func:`~paramops.operators.fields.field_gain`); by default each image's
+    own, for whole images. Cutting, padding or turning the result keeps every
+    pixel's fields with it, which is why fields travel as channels of the image.
     """
     if not names:
         return x
-    planes = np.stack([[position_field(name, tuple(x.shape[-2:]), tuple(origin)) for name in names]
-                       for origin in origins])
-    return torch.cat([x, torch.from_numpy(planes).to(x.device, x.dtype)], dim=1)
+    image = x[:, :IMAGE_CHANNELS]
+    scaled = [name for name in names if is_image_field(name)]
+    if scaled and gains is None:
+        gains = np.array([[field_gain(name, rgb) for name in scaled]
+                          for rgb in image.permute(0, 2, 3, 1).cpu().numpy()])
+    planes = []
+    for name in names:
+        if name in scaled:
+            gain = torch.as_tensor(np.asarray(gains)[:, scaled.index(name)], dtype=x.dtype, device=x.device)
+            planes.append(edge_map(image) * gain.view(-1, 1, 1, 1))
+        else:
+            laid = np.stack([position_field(name, tuple(x.shape[-2:]), tuple(origin)) for origin in origins])
+            planes.append(torch.from_numpy(laid[:, None]).to(x.device, x.dtype))
+    return torch.cat([x, *planes], dim=1)
 
 
 def pad_even(x: torch.Tensor) -> torch.Tensor:

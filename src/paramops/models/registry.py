@@ -132,7 +132,7 @@ def without_later_defaults(config: Mapping) -> dict:
 
 def _field_names(fields) -> list[str]:
     if not isinstance(fields, (list, tuple)) or len(set(fields)) != len(fields):
-        raise ValueError(f"fields must be a list of distinct position field names, got {fields!r}")
+        raise ValueError(f"fields must be a list of distinct field names, got {fields!r}")
     return [check_field(name) for name in fields]
 
 

@@ -211,7 +211,7 @@ class TunableNet(BaseNet):
                 raise ValueError("field_slots needs field_branch: they are what the field branch's readout reads")
             return
         if not self.fields:
-            raise ValueError("field_branch needs fields: it reads the position fields")
+            raise ValueError("field_branch needs fields: it reads the fields")
         if not self.detail_branch:
             raise ValueError("field_branch needs detail_branch: its features travel with the detail branch's")
         width = config["field_width"]

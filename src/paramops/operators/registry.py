@@ -96,7 +96,9 @@ class OperatorSpec:
     whole-image runs.
     ``position_field`` names the position field (:mod:`paramops.operators.fields`)
     the output depends on besides the image, for an operator that lays a
-    fixed pattern from the image's corner; "" for none.
+    fixed pattern from the image's corner; "" for none. ``image_field`` names
+    the image field, for an operator that divides by a number of the whole
+    image; "" for none.
     """
 
     name: str
@@ -109,6 +111,7 @@ class OperatorSpec:
     stochastic: bool = False
     context: Context = "local"
     position_field: str = ""
+    image_field: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -260,6 +263,7 @@ _SPECS: tuple[OperatorSpec, ...] = (
         "paramops.operators.stylize:pencil_drawing",
         context="image",
         position_field="pencil_paper",
+        image_field="pencil_strokes",
     ),
     OperatorSpec(
         "sr",
@@ -334,6 +338,6 @@ def operators(family: Family | None = None) -> dict[str, OperatorSpec]:
 
 
 def operators_laying(fields: Iterable[str], among: Iterable[str]) -> list[str]:
-    """The operators of ``among`` (names, in their order) whose output depends on one of the position ``fields``."""
+    """The operators of ``among`` (names, in their order) whose output depends on one of ``fields``."""
     fields = set(fields)
-    return [op for op in among if get_operator(op).position_field in fields]
+    return [op for op in among if fields & {get_operator(op).position_field, get_operator(op).image_field}]

@@ -28,6 +28,9 @@ SHOCK_SIGMA = 1.0
 STROKE_HALF_LENGTH = 8
 STROKE_HALF_WIDTH = 1
 STROKE_DIRECTIONS = 8
+# How far a pixel of stroke_sum reaches: the wide line, the thin line that
+# chose its direction, the forward difference and the 3x3 median.
+STROKE_RADIUS = 2 * STROKE_HALF_LENGTH + 2
 # Tone model of the paper (on 0-255): bright layer (Laplacian at white,
 # sigma_b = 9), mid layer (uniform on [105, 225]), dark layer (Gaussian at 90,
 # sigma_d = 11), weighted 52 : 37 : 11. Each layer is a normalised density, so
@@ -160,6 +163,26 @@ def stroke_map(gray: np.ndarray) -> np.ndarray:
     if hi - lo <= 1e-12:
         return np.ones_like(strokes)
     return 1.0 - (strokes - lo) / np.float32(hi - lo)
+
+
+def luminance_strokes(rgb: np.ndarray) -> np.ndarray:
+    """:func:`stroke_sum` of an RGB image's luminance, whose range :func:`pencil_drawing` divides its
+    strokes by: a number of the whole image that no crop of it can tell (image field ``"pencil_strokes"``,
+    :mod:`paramops.operators.fields`).
+
+    Parameters
+    ----------
+    rgb : ndarray of float32, shape (H, W, 3)
+        Values in [0, 1]; H, W >= 2.
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W)
+        0 or more (to float rounding). A pixel's value depends only on the
+        pixels within ``STROKE_RADIUS`` of it (and where the image ends), to
+        float rounding.
+    """
+    return stroke_sum(luminance(rgb))
 
 
 def tone_histogram() -> np.ndarray:

@@ -18,7 +18,8 @@ tensor in memory):
    halo with every statistic known (:meth:`ChunkPlan.render`).
 
 The plane's intensity mapping (its value range) is gathered the same way
-beforehand (:mod:`paramops.service.percentiles`). Only the summation order of
+beforehand (:mod:`paramops.service.percentiles`), and so are the extremes
+of the maps of a network's image fields (:mod:`paramops.operators.fields`). Only the summation order of
 the statistics differs from a whole-plane run, so the output matches it to
 float rounding. Planes of at most ``WHOLE_TILES`` tiles run in one piece
 (:meth:`ChunkPlan.render` without statistics), being cheaper whole.
@@ -53,6 +54,7 @@ from paramops.models.base import Norm, receptive_radius, run_ops, scales_of
 from paramops.models.layers import Stats
 from paramops.models.tiling import Window, even_up, inner, tile_windows
 from paramops.models.wrapper import ParamModel, default_device
+from paramops.operators.fields import IMAGE_FIELDS, field_map, gain_of_extremes, is_image_field
 from paramops.operators.registry import get_operator
 from paramops.service.slices import OutputWriter, mapped_range, to_network
 from paramops.service.trunk import _input_crop
@@ -88,12 +90,14 @@ def merge_moments(parts: list[Moments]) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class PlaneStatistics:
-    """What a plane's output tiles need from the whole plane: its value range, every norm's statistics and,
-    for a network with a tone head, its luminance level counts (256, float64; :mod:`paramops.models.tone`)."""
+    """What a plane's output tiles need from the whole plane: its value range, every norm's statistics,
+    for a network with a tone head its luminance level counts (256, float64; :mod:`paramops.models.tone`)
+    and for one with image fields their gains (:mod:`paramops.operators.fields`), in the network's order."""
 
     value_range: tuple[float, float]
     norms: StatsArrays
     levels: np.ndarray | None = None
+    gains: tuple[float, ...] = ()
 
 
 class _PlaneView:
@@ -212,6 +216,8 @@ class ChunkPlan:
         self.windowed = bool(getattr(self.net, "norm_windows", None))
         # A tone head ranks each pixel in the whole plane: one pass counts its luminance levels.
         self.toned = bool(getattr(self.net, "tone_curve", 0))
+        # Image fields scale edges by a range over the whole plane: one pass finds each map's extremes.
+        self.scaled = tuple(name for name in self.net.fields if is_image_field(name))
         self.norms = [] if self.windowed else [i for i, op in enumerate(self.net.ops) if isinstance(op, Norm)]
         self._scales = scales_of(self.net.ops)
         self._lock = threading.Lock()
@@ -245,6 +251,13 @@ class ChunkPlan:
         height, width = self.shape[:2]
         # One pixel around for the edge map; reflecting the padding row adds one more at the odd edge.
         return max(0, crop[0] - 2), min(height, crop[1] + 1), max(0, crop[2] - 2), min(width, crop[3] + 1)
+
+    def field_span(self, window: Window) -> Window:
+        """The block of the plane from which :meth:`field_extremes` reads tile ``window``'s maps."""
+        height, width = self.shape[:2]
+        reach = max(IMAGE_FIELDS[name].radius for name in self.scaled)
+        y0, y1, x0, x1 = window
+        return max(0, y0 - reach), min(height, y1 + reach), max(0, x0 - reach), min(width, x1 + reach)
 
     def render_crop(self, window: Window) -> tuple[Window, Window]:
         """(core, crop) for output tile ``window``: the padded core covering it and the core with its halo.
@@ -286,20 +299,22 @@ class ChunkPlan:
         return inp
 
     def _view(self, rt: _Runtime, block: np.ndarray, origin: tuple[int, int],
-              value_range: tuple[float, float]) -> _PlaneView:
+              value_range: tuple[float, float], gains: tuple[float, ...] | None) -> _PlaneView:
+        """The block positioned; ``gains``: the plane's image-field gains, None for a block that is the plane."""
         x, _ = to_network(block, rt.device, value_range)
-        return _PlaneView(rt.net.positioned(x, tuple(origin)), tuple(origin), self.shape[:2])
+        return _PlaneView(rt.net.positioned(x, tuple(origin), gains), tuple(origin), self.shape[:2])
 
     def moments(self, block: np.ndarray, origin: tuple[int, int], window: Window, crop: Window, norm: int,
-                statistics: StatsArrays, value_range: tuple[float, float]) -> Moments:
+                statistics: StatsArrays, value_range: tuple[float, float], gains: tuple[float, ...] = ()) -> Moments:
         """Moments of norm op ``norm``'s input over tile ``window``, from the block covering ``span(crop)``.
 
         ``statistics`` holds every norm before ``norm``; ``origin`` is the
-        block's top-left pixel in the plane.
+        block's top-left pixel in the plane; ``gains`` the plane's image-field
+        gains (:meth:`plane_gains`).
         """
         rt = self._network()
         with _torch_slot(rt.device), torch.inference_mode():
-            view = self._view(rt, block, origin, value_range)
+            view = self._view(rt, block, origin, value_range, gains)
             h, _ = run_ops(self.net.ops[:norm], self._input(rt, view, crop), (), rt.weights, rt.affines,
                            norm_stats=rt.stats(statistics))
             part = inner(h, window, crop, self._scales[norm])
@@ -317,6 +332,24 @@ class ChunkPlan:
             x, _ = to_network(block, rt.device, value_range)
             return level_counts(x)[0].cpu().numpy()
 
+    def field_extremes(self, block: np.ndarray, origin: tuple[int, int], window: Window,
+                       value_range: tuple[float, float]) -> np.ndarray:
+        """(image fields, 2) float64: the low and high of each image field's map over tile ``window``, from
+        the block covering ``field_span(window)`` and starting at ``origin``."""
+        rt = self._network()
+        with _torch_slot(rt.device), torch.inference_mode():
+            x, _ = to_network(block, rt.device, value_range)
+        rgb = x[0].permute(1, 2, 0).cpu().numpy()
+        (y0, y1, x0, x1), (oy, ox) = window, origin
+        maps = [field_map(name, rgb)[y0 - oy : y1 - oy, x0 - ox : x1 - ox] for name in self.scaled]
+        return np.array([[float(m.min()), float(m.max())] for m in maps])
+
+    def plane_gains(self, extremes: list[np.ndarray]) -> tuple[float, ...]:
+        """The plane's image-field gains from its tiles' :meth:`field_extremes`."""
+        stacked = np.stack(extremes)
+        return tuple(gain_of_extremes(name, float(stacked[:, i, 0].min()), float(stacked[:, i, 1].max()))
+                     for i, name in enumerate(self.scaled))
+
     def render(self, block: np.ndarray, origin: tuple[int, int], window: Window,
                statistics: PlaneStatistics | None) -> np.ndarray:
         """The output of tile ``window`` (plane coordinates), in the plane's dtype and layout.
@@ -330,14 +363,14 @@ class ChunkPlan:
             height, width = self.shape[:2]
             if tuple(origin) != (0, 0) or block.shape[:2] != (height, width) or window != (0, height, 0, width):
                 raise ValueError("without statistics, the block and the window must be the whole plane")
-            mapped, norms = mapped_range(block), {}
+            mapped, norms, gains = mapped_range(block), {}, None
         else:
-            mapped, norms = statistics.value_range, statistics.norms
+            mapped, norms, gains = statistics.value_range, statistics.norms, statistics.gains
         y0, y1, x0, x1 = window
         core, crop = self.render_crop(window)
         oy, ox = origin
         with _torch_slot(rt.device), torch.inference_mode():
-            view = self._view(rt, block, origin, mapped)
+            view = self._view(rt, block, origin, mapped, gains)
             # A tone head's histogram: the whole plane's own, or summed from its tiles' level counts.
             cdf = None
             if self.toned and statistics is None:

@@ -43,6 +43,7 @@ class Dataset(NamedTuple):
     op_index: np.ndarray  # each pair's operator, as its index in config.operators, N
     cdfs: np.ndarray  # luminance histograms of the images the pairs were cut from, N x 256
     origins: np.ndarray | None  # where the network's position fields are laid from, N x 2; None without fields
+    gains: np.ndarray | None  # the network's image fields' gains, N x image fields; None without them
 
 
 def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
@@ -52,15 +53,19 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     in the image its operator ran on where the operator has a field (the
     pairs store it); the other operators' outputs do not depend on where a
     patch lies, so their patches get the fields from random places, the same
-    for every run of the config.
+    for every run of the config. Likewise for image fields, ``gains`` holds
+    the gain on the image the operator ran on where the operator has the
+    field, and gains drawn as photographs give them elsewhere.
     """
+    from paramops.operators.fields import is_image_field, typical_gains
     from paramops.operators.registry import get_operator
 
     images = list_images(config.data.train)
     encoding = config.encoding()
-    placed = bool(config.model_config().get("fields"))
+    fields = config.model_config().get("fields") or ()
+    placed, scaled = bool(fields), [name for name in fields if is_image_field(name)]
     rng = np.random.default_rng([config.train.seed, FIELD_STREAM])
-    inputs, targets, vectors, op_index, cdfs, origins = [], [], [], [], [], []
+    inputs, targets, vectors, op_index, cdfs, origins, gains = [], [], [], [], [], [], []
     for op in config.trained_operators:
         index = config.operators.index(op)
         pairs = make_pairs(pair_spec(config, op), images, progress=progress)
@@ -73,8 +78,12 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
         cdfs.append(pairs["cdfs"])
         if placed:
             origins.append(pairs["origins"] if operator.position_field else rng.integers(0, 2**16, (count, 2)))
+        if scaled:
+            gains.append(np.stack([pairs["gains"] if operator.image_field == name else typical_gains(name, rng, count)
+                                   for name in scaled], axis=1))
     return Dataset(np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
-                   np.concatenate(cdfs), np.concatenate(origins) if placed else None)
+                   np.concatenate(cdfs), np.concatenate(origins) if placed else None,
+                   np.concatenate(gains) if scaled else None)
 
 
 def pair_spec(config: RunConfig, op: str) -> PairSpec:
@@ -114,11 +123,13 @@ def as_batch(images: np.ndarray, device):
 
 
 def input_batch(net, data: Dataset, idx: np.ndarray, device):
-    """The network inputs of pairs ``idx``: :func:`as_batch`, positioned where ``net`` takes position fields."""
+    """The network inputs of pairs ``idx``: :func:`as_batch`, positioned where ``net`` takes fields."""
     from paramops.models.layers import with_fields
 
     x = as_batch(data.inputs[idx], device)
-    return with_fields(x, net.fields, data.origins[idx]) if net.fields else x
+    if not net.fields:
+        return x
+    return with_fields(x, net.fields, data.origins[idx], None if data.gains is None else data.gains[idx])
 
 
 # The state-dict names of the tone head's predictor layers ("tone.color", "tone.curve" in the predictor).
@@ -154,12 +165,16 @@ def _initial_weights(config: RunConfig, start, net) -> None:
             added |= {key: LATER_DEFAULTS[key] for key in others if ours.get(key) != LATER_DEFAULTS[key]}
     if 0 < (theirs.get("detail_branch") or 0) < (ours.get("detail_branch") or 0):  # new convs after the last
         added["detail_branch"] = theirs["detail_branch"]
+    our_fields, their_fields = list(ours.get("fields") or ()), list(theirs.get("fields") or ())
+    # Fields after the start's own: their channels come last, so they are read with zero weights.
+    more_fields = len(our_fields) > len(their_fields) and our_fields[: len(their_fields)] == their_fields
     differ = sorted(k for k in ours.keys() | theirs.keys()
-                    if k not in {"norm_windows", *added} and ours.get(k) != theirs.get(k))
+                    if k not in {"norm_windows", *added, *(["fields"] if more_fields else [])}
+                    and ours.get(k) != theirs.get(k))
     if differ:
         raise ValueError(f"train.init {config.train.init!r} has another architecture ({', '.join(differ)} differ)")
     state = start.net.state_dict()
-    if "fields" in added:
+    if more_fields:
         state = _with_field_inputs(state, net)
     missing, _ = net.load_state_dict(state, strict=not added)
     # Only what the added or grown options add may be missing: the rest is in a network as ``start`` is.
@@ -171,10 +186,11 @@ def _initial_weights(config: RunConfig, start, net) -> None:
 
 
 def _with_field_inputs(state: dict, net) -> dict:
-    """``state`` of a network without position fields, with zero weights for ``net``'s field channels.
+    """``state`` of a network with fewer fields than ``net`` (its first ones, or none), with zero weights
+    for ``net``'s other field channels.
 
     The fields come last in the network input (:func:`~paramops.models.layers.network_input`), which the
-    first convs of B and of the detail branch read.
+    first convs of B, of the detail branch and of the field branch read.
     """
     import torch
 
@@ -183,6 +199,8 @@ def _with_field_inputs(state: dict, net) -> dict:
     firsts = [f"convs.{convs_of(net.ops)[0].name}"]
     if net.detail_branch:
         firsts.append(f"detail_convs.{net.detail_ops[0].name}")
+    if getattr(net, "field_branch", 0) and f"field_convs.{net.field_ops[0].name}" in state:
+        firsts.append(f"field_convs.{net.field_ops[0].name}")
     widened, own = dict(state), net.state_dict()
     for key in firsts:
         weight = state[key]

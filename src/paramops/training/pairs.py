@@ -13,7 +13,9 @@ the other way: the degraded patch is the input and the clean patch the target.
 An operator with a position field (its registry ``position_field``: the
 pencil drawing's paper texture, laid from the corner of the image it runs on)
 also stores each patch's ``origins``: the patch's top-left pixel in that
-image, from which a network that takes the field lays it.
+image, from which a network that takes the field lays it. One with an image
+field (its registry ``image_field``: the pencil drawing's stroke range) stores
+each patch's ``gains``: the field's gain on the image the operator ran on.
 
 Pairs are stored as uint8 in one ``.npz`` file per (operator, sampling
 signature, patch geometry, seed); rounding to 8 bits caps the attainable PSNR
@@ -36,6 +38,7 @@ import numpy as np
 import torch
 
 from paramops.models.tone import luminance_cdf
+from paramops.operators.fields import field_gain
 from paramops.operators.reference import reference
 from paramops.operators.registry import get_operator
 from paramops.training.sampling import sample_params
@@ -93,6 +96,8 @@ class PairSpec:
         # Pairs made before fields existed lack the origins: a field's operator makes its pairs anew.
         if get_operator(self.op).position_field:
             payload["origins"] = True
+        if get_operator(self.op).image_field:  # and before image fields, the gains
+            payload["gains"] = True
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
@@ -150,6 +155,11 @@ def _histogram(seen: np.ndarray) -> np.ndarray:
     return luminance_cdf(torch.from_numpy(seen).permute(2, 0, 1)[None].float().div_(255))[0].numpy()
 
 
+def _gain(image_field: str, seen: np.ndarray) -> float | None:
+    """:func:`~paramops.operators.fields.field_gain` of ``image_field`` on a uint8 RGB image (None for "")."""
+    return field_gain(image_field, seen.astype(np.float32) / np.float32(255)) if image_field else None
+
+
 def make_pairs(
     spec: PairSpec, images: Sequence[Path], *, workers: int | None = None, progress: bool = True
 ) -> dict[str, np.ndarray]:
@@ -161,7 +171,8 @@ def make_pairs(
     network input's whole run (crop and margin, or whole photo), for a tone
     head (:mod:`paramops.models.tone`); for an operator with a position field,
     ``origins`` (int64, (N, 2)): each patch's top-left (row, column) in the
-    image the operator ran on.
+    image the operator ran on; for one with an image field, ``gains``
+    (float64, (N,)): the field's gain on that image.
     """
     path = cache_dir() / "pairs" / f"{spec.op}-{spec.signature(images)}.npz"
     if path.exists():
@@ -177,8 +188,9 @@ def make_pairs(
             tqdm(pool.map(_make_pairs, jobs, chunksize=8), total=len(jobs), desc=f"pairs {spec.op}",
                  disable=not progress, leave=False)
         )
-    results = [(*pair, cdf) for batch, seen in batches for cdf in [_histogram(seen)] for pair in batch][: spec.count]
     operator = get_operator(spec.op)
+    results = [(*pair, cdf, gain) for batch, seen in batches
+               for cdf, gain in [(_histogram(seen), _gain(operator.image_field, seen))] for pair in batch][: spec.count]
     pairs = {
         "inputs": np.stack([r[0] for r in results]),
         "targets": np.stack([r[1] for r in results]),
@@ -188,6 +200,8 @@ def make_pairs(
     }
     if operator.position_field:
         pairs["origins"] = np.array([r[3] for r in results], dtype=np.int64)
+    if operator.image_field:
+        pairs["gains"] = np.array([r[5] for r in results], dtype=np.float64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **pairs)
