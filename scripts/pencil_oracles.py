@@ -44,7 +44,7 @@ from paramops.evaluation.report import ORACLE_FILE
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.fields import position_field
-from paramops.operators.stylize import luminance, pencil_layers, replace_luminance, stroke_sum
+from paramops.operators.stylize import luminance, luminance_strokes, pencil_layers, replace_luminance, stroke_sum
 from paramops.training.config import DEFAULT_VAL_DIR
 from paramops.training.pairs import list_images
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = paramops.load_model(args.model)
     images = [to_working(read_image(path))[0] for path in paths]
-    ranges = [float(np.ptp(stroke_sum(luminance(rgb)))) for rgb in images]
+    ranges = [float(np.ptp(luminance_strokes(rgb))) for rgb in images]
     typical = float(np.median(ranges))
     rows, scores = [], []
     # Seeds and names as paramops evaluate gives them, so the references come from its cache.

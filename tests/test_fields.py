@@ -119,7 +119,7 @@ def test_the_output_depends_on_where_the_image_lies(model, photo):
 
 
 def test_image_fields_are_the_edge_map_scaled_by_the_whole_images_gain(photo):
-    from paramops.models.layers import edge_map
+    from paramops.models.layers import IMAGE_FIELD_SCALE, edge_map
 
     net = tiny_model(fields=[FIELD, SCALED]).net
     image = photo.astype(np.float32) / 255
@@ -127,7 +127,7 @@ def test_image_fields_are_the_edge_map_scaled_by_the_whole_images_gain(photo):
     positioned = net.positioned(x, (5, 6))
     assert positioned.shape == (1, 5, *photo.shape[:2])
     np.testing.assert_array_equal(positioned[0, 3].numpy(), position_field(FIELD, photo.shape[:2], (5, 6)))
-    torch.testing.assert_close(positioned[:, 4:], edge_map(x) * field_gain(SCALED, image))
+    torch.testing.assert_close(positioned[:, 4:], edge_map(x) * IMAGE_FIELD_SCALE * field_gain(SCALED, image))
     # A crop given the whole image's gain has the whole image's channel, away from the crop's edge.
     crop = net.positioned(x[..., 20:60, 30:90], (25, 36), [field_gain(SCALED, image)])
     torch.testing.assert_close(crop[..., 1:-1, 1:-1], positioned[..., 21:59, 31:89])
