@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out.parent / ORACLE_FILE).write_text(json.dumps({"pencil": {**gains, "images": len(paths)}}, indent=1) + "\n")
     rows.append(["mean", f"{np.mean(ranges):.1f}", db(mean[0]), db(mean[1]),
                  *(f"{db(v)} ({v - mean[1]:+.2f})" for v in mean[2:])])
-    write_generated(args.out, f"pencil: what knowing the stroke range or the texture's amplitude would buy `{args.model}`",
-                    f"python scripts/pencil_oracles.py --model {args.model}",
+    title = f"pencil: what knowing the stroke range or the texture's amplitude would buy `{args.model}`"
+    write_generated(args.out, title, f"python scripts/pencil_oracles.py --model {args.model}",
                     [f"Images: the {len(paths)} of `{args.data.name}/`, whole."], [
         "Luminance PSNR (dB) against the reference. `range`: the image's stroke range, what the operator",
         f"divides its strokes by. `typical range`: the operator with the median range ({typical:.1f}) instead of",
