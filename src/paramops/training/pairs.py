@@ -96,7 +96,8 @@ class PairSpec:
         # Pairs made before fields existed lack the origins: a field's operator makes its pairs anew.
         if get_operator(self.op).position_field:
             payload["origins"] = True
-        if get_operator(self.op).image_field:  # and before image fields, the gains
+        # Pairs made before image fields lack the gains: likewise.
+        if get_operator(self.op).image_field:
             payload["gains"] = True
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
