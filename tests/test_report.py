@@ -254,9 +254,9 @@ def test_network_summary_names_what_sets_a_network_apart():
     assert network_summary(detail).endswith("long skip, detail branch (6 convs, readout 32 wide)")
     assert network_summary({**detail, "detail_gate": True}).endswith("detail branch (6 convs, readout 32 wide, gated)")
     fielded = {**detail, "fields": ["pencil_paper"]}
-    assert network_summary(fielded).endswith("readout 32 wide), position fields (pencil_paper)")
+    assert network_summary(fielded).endswith("readout 32 wide), fields (pencil_paper)")
     assert network_summary({**fielded, "field_branch": 5, "field_width": 24}).endswith(
-        "position fields (pencil_paper) read by a field branch (5 convs 24 wide)")
+        "fields (pencil_paper) read by a field branch (5 convs 24 wide)")
 
 
 def test_failed_whole_image_filters_are_measured_on_training_crops():

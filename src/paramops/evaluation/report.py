@@ -277,7 +277,7 @@ def network_summary(net: Mapping[str, object]) -> str:
         gate = ", gated" if net.get("detail_gate") else ""
         branch = f", detail branch ({net['detail_branch']} convs{hidden}{gate})"
     if net.get("fields"):
-        branch += f", position fields ({', '.join(net['fields'])})"
+        branch += f", fields ({', '.join(net['fields'])})"
     if net.get("field_branch"):
         branch += f" read by a field branch ({net['field_branch']} convs {net['field_width']} wide)"
     extras = ((", long skip" if net.get("skip") else "")
@@ -731,7 +731,10 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "nineteenth and twentieth sessions). Since the twenty-second, pencil's paper texture, laid where each",
             "pixel lies, is read by a field branch of its own, trained on pencil's pairs alone with the rest frozen",
             "and read out through a map that is zero for every other operator (`paramops.models.field_branch`):",
-            "pencil +2.99 dB, every other score as it was (`docs/training.md`, twenty-second session).",
+            "pencil +2.99 dB, every other score as it was (`docs/training.md`, twenty-second session). Since the",
+            "twenty-fourth, that branch also reads pencil's image field, the edge map scaled by the range of its",
+            "strokes over the whole image, which no window sees (`paramops.operators.fields`): pencil +0.31 dB",
+            "(`docs/training.md`, twenty-fourth session; `docs/pencil_oracles.md` bounds what is left of it).",
         ]
         lines.append("")
     elif models["default"].ok:

@@ -28,7 +28,7 @@ import numpy as np
 # The shipped default's architecture and encoding layout (configs/default.yaml), for timing without its weights.
 DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8,
                 "norm_windows": [64, 48], "tone_curve": 16, "detail_branch": 6, "detail_hidden": 32, "detail_gate": True,
-                "fields": ["pencil_paper"], "field_branch": 5, "field_width": 24}
+                "fields": ["pencil_paper", "pencil_strokes"], "field_branch": 5, "field_width": 24}
 DEFAULT_LAYOUT = "onehot"
 
 
