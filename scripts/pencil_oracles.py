@@ -44,7 +44,7 @@ from paramops.evaluation.report import ORACLE_FILE
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.fields import position_field
-from paramops.operators.stylize import luminance, luminance_strokes, pencil_layers, replace_luminance, stroke_sum
+from paramops.operators.stylize import luminance, luminance_strokes, pencil_layers, replace_luminance
 from paramops.training.config import DEFAULT_VAL_DIR
 from paramops.training.pairs import list_images
 
@@ -73,10 +73,9 @@ def with_amplitude(error: np.ndarray, detail: np.ndarray, sigma: float) -> np.nd
     return error - amplitude * detail
 
 
-def typical_range_drawing(rgb: np.ndarray, strokes_range: float) -> np.ndarray:
-    """The pencil drawing's luminance with its strokes divided by ``strokes_range``, not the image's own."""
-    lum, _, texture = pencil_layers(rgb)
-    strokes = stroke_sum(lum)
+def typical_range_drawing(strokes: np.ndarray, texture: np.ndarray, strokes_range: float) -> np.ndarray:
+    """The pencil drawing's luminance from its stroke sum and texture layer, with the strokes divided by
+    ``strokes_range``, not the image's own."""
     return np.clip(1 - (strokes - strokes.min()) / strokes_range, 0, 1) * texture
 
 
@@ -93,16 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     import paramops
 
     model = paramops.load_model(args.model)
-    images = [to_working(read_image(path))[0] for path in paths]
-    ranges = [float(np.ptp(luminance_strokes(rgb))) for rgb in images]
+    images = [read_image(path) for path in paths]
+    sums = [luminance_strokes(to_working(image)[0]) for image in images]
+    ranges = [float(np.ptp(strokes)) for strokes in sums]
     typical = float(np.median(ranges))
     rows, scores = [], []
     # Seeds and names as paramops evaluate gives them, so the references come from its cache.
-    for seed, (path, rgb, strokes_range) in enumerate(zip(paths, images, ranges)):
-        wanted = luminance(to_working(cached_reference(read_image(path), path.name, "pencil", {}, seed))[0])
-        seen = luminance(to_working(model.apply(read_image(path), "pencil"))[0])
+    for seed, (path, image, strokes_sum, strokes_range) in enumerate(zip(paths, images, sums, ranges)):
+        wanted = luminance(to_working(cached_reference(image, path.name, "pencil", {}, seed))[0])
+        seen = luminance(to_working(model.apply(image, "pencil"))[0])
+        rgb = to_working(image)[0]
         lum, strokes, texture = pencil_layers(rgb)
-        guessed = luminance(np.clip(replace_luminance(rgb, lum, typical_range_drawing(rgb, typical)), 0, 1))
+        drawn = typical_range_drawing(strokes_sum, texture, typical)
+        guessed = luminance(np.clip(replace_luminance(rgb, lum, drawn), 0, 1))
         detail = np.log(position_field("pencil_paper", lum.shape))
         detail = detail - blur(detail, FINE_SIGMA)
         error = seen - wanted

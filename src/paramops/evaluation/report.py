@@ -487,8 +487,7 @@ def load_plain_control(folder: str | os.PathLike) -> dict[str, dict[str, tuple[f
     The longest run of each variant; empty where ``scripts/plain_restorer.py``
     has not been run.
     """
-    path = Path(folder) / PLAIN_CONTROL_FILE
-    runs = json.loads(path.read_text()).values() if path.exists() else ()
+    runs = _written_beside(folder, PLAIN_CONTROL_FILE).values()
     control: dict[str, dict[str, tuple[float, int]]] = {}
     for run in sorted(runs, key=lambda run: run["steps"]):
         if run["norm"] == "none":
@@ -499,14 +498,18 @@ def load_plain_control(folder: str | os.PathLike) -> dict[str, dict[str, tuple[f
 def load_phase_ceilings(folder: str | os.PathLike) -> dict[str, dict]:
     """``{op: {"psnr": dB, "phases": n}}`` from ``<folder>/pencil_phase.json``; empty where
     ``scripts/pencil_phase.py`` has not been run."""
-    path = Path(folder) / PHASE_CEILING_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    return _written_beside(folder, PHASE_CEILING_FILE)
 
 
 def load_oracles(folder: str | os.PathLike) -> dict[str, dict]:
     """``{op: {"stroke_gain": dB, "texture_amplitude": dB, "control": dB}}`` (luminance PSNR gains) from
     ``<folder>/pencil_oracles.json``; empty where ``scripts/pencil_oracles.py`` has not been run."""
-    path = Path(folder) / ORACLE_FILE
+    return _written_beside(folder, ORACLE_FILE)
+
+
+def _written_beside(folder: str | os.PathLike, name: str) -> dict:
+    """The JSON a diagnostic script wrote as ``name`` beside results.md in ``folder``; empty where it has not."""
+    path = Path(folder) / name
     return json.loads(path.read_text()) if path.exists() else {}
 
 

@@ -178,9 +178,9 @@ def luminance_strokes(rgb: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of float32, shape (H, W)
-        0 or more (to float rounding). A pixel's value depends only on the
-        pixels within ``STROKE_RADIUS`` of it (and where the image ends), to
-        float rounding.
+        0 or more. A pixel's value depends only on the pixels within
+        ``STROKE_RADIUS`` of it (and where the image ends). Both hold to float
+        rounding.
     """
     return stroke_sum(luminance(rgb))
 
