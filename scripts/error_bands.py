@@ -14,6 +14,13 @@ PSNR of the luminance error without that band, beside the PSNR with all of
 it. The finest band holds detail one or two pixels across; the last is the
 pyramid's one-pixel top, a weighted mean of the image: a network that shifts
 the whole image's brightness errs there.
+
+A second table splits the model's *change* to the image (output less input)
+the same way and fits a gain to each band, by least squares against the
+reference's change: one set of gains per test value shared by all images,
+and one set per image. A gain above 1 means the model does too little at
+that scale (too little detail enhanced, say), below 1 too much; the PSNRs say
+what the fitted gains would buy, the per-image ones as an upper bound.
 """
 
 from __future__ import annotations
@@ -51,6 +58,30 @@ def band_errors(error: np.ndarray) -> list[np.ndarray]:
     return [*alone[:FINE_BANDS], np.sum(alone[FINE_BANDS:-1], axis=0), alone[-1]]
 
 
+def band_gram(change: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The Gram matrix ``G`` of ``change``'s bands (:func:`band_errors`), their products ``c`` with ``wanted``, and
+    ``wanted``'s energy.
+
+    Scaling band k of ``change`` by ``g[k]`` leaves the squared error ``wanted.wanted - 2 g.c + g.G.g`` against
+    ``wanted``, so gains can be fitted over many images without keeping their bands.
+    """
+    parts = np.stack(band_errors(change)).reshape(FINE_BANDS + 2, -1).astype(np.float64)
+    target = wanted.ravel().astype(np.float64)
+    return parts @ parts.T, parts @ target, float(target @ target)
+
+
+def gained_psnr(gram: tuple[np.ndarray, np.ndarray, float], gains: np.ndarray, pixels: int) -> float:
+    """PSNR (peak 1) of the change with its bands scaled by ``gains`` against the wanted one, from :func:`band_gram`."""
+    matrix, products, energy = gram
+    squared_error = energy - 2 * gains @ products + gains @ matrix @ gains
+    return float(10 * np.log10(pixels / max(squared_error, 1e-12)))
+
+
+def fitted_gains(grams: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """The band gains that minimise the squared error summed over ``grams``' images."""
+    return np.linalg.lstsq(sum(g[0] for g in grams), sum(g[1] for g in grams), rcond=None)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
@@ -70,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     points = test_points(args.op)
     # PSNR of the whole luminance error, then without each band's: (point, image, 1 + bands).
     scores = np.zeros((len(points), len(paths), FINE_BANDS + 3))
+    grams: list[list[tuple[np.ndarray, np.ndarray, float]]] = [[] for _ in points]
+    pixels = []
     # Seeds and names as paramops evaluate gives them, so the references come from its cache.
     for seed, path in enumerate(paths):
         image = read_image(path)
+        given = luminance(to_working(image)[0])
         for i, (name, value) in enumerate(points):
             params = {name: value} if name else {}
             truth = to_working(cached_reference(image, path.name, args.op, params, seed))[0]
@@ -80,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             seen, wanted = luminance(output), luminance(truth)
             parts = band_errors(seen - wanted)
             scores[i, seed] = [psnr(seen, wanted), *(psnr(seen - part, wanted) for part in parts)]
+            grams[i].append(band_gram(seen - given, wanted - given))
+        pixels.append(given.size)
         print(path.name, np.round(scores[:, seed, 0], 2), flush=True)
     means = scores.mean(axis=1)
     bands = [*(f"band {k}" for k in range(FINE_BANDS)), f"bands {FINE_BANDS}+", "mean"]
@@ -96,8 +132,28 @@ def main(argv: list[str] | None = None) -> int:
         "See docs/training.md, twenty-third session.",
         "",
         *table(["value", "all of it", *bands], rows),
+        "",
+        "**The model's change, band by band.** The same bands of the model's change to the image (output less",
+        "input, on luminance), each scaled by a gain fitted by least squares against the reference's change:",
+        "one set of gains per value shared by all images (listed), and one set per image (an upper bound).",
+        "A gain above 1: the model changes the image too little at that scale; below 1, too much.",
+        "",
+        *table(["value", "all of it", "shared gains", "each image's gains", *(f"gain, {b}" for b in bands)],
+               gain_rows(points, grams, pixels)),
     ])
     return 0
+
+
+def gain_rows(points, grams, pixels) -> list[list[str]]:
+    """Rows of the band-gain table: per test value, the PSNRs with no gain, shared gains and each image's."""
+    rows = []
+    for (name, value), value_grams in zip(points, grams):
+        shared = fitted_gains(value_grams)
+        scores = np.array([[gained_psnr(g, np.ones_like(shared), n), gained_psnr(g, shared, n),
+                            gained_psnr(g, fitted_gains([g]), n)] for g, n in zip(value_grams, pixels)]).mean(axis=0)
+        rows.append([f"{name}={value}" if name else "-", db(scores[0]), f"{db(scores[1])} ({scores[1] - scores[0]:+.2f})",
+                     f"{db(scores[2])} ({scores[2] - scores[0]:+.2f})", *(f"{g:.2f}" for g in shared)])
+    return rows
 
 
 if __name__ == "__main__":

@@ -126,14 +126,43 @@ def test_error_bands_scores_the_model_without_each_band(tmp_path, save_tiny_mode
     out = tmp_path / "bands.md"
     assert load_script("error_bands").main(["--data", str(folder), "--model", str(tmp_path / "tiny.pt"),
                                             "--out", str(out)]) == 0
-    rows = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    lines = [line.strip("| ").split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    values = ["detail=2.0", "detail=3.0", "detail=5.0", "detail=7.0", "detail=8.0"]
+    rows, gained = lines[:6], lines[6:]
     assert rows[0][:3] == ["value", "all of it", "band 0"] and rows[0][-1] == "mean"
-    assert [r[0] for r in rows[1:]] == ["detail=2.0", "detail=3.0", "detail=5.0", "detail=7.0", "detail=8.0"]
+    assert [r[0] for r in rows[1:]] == values
     for row in rows[1:]:
         whole = float(row[1])
         for cell in row[2:]:
             without, gain = cell.split(" (")
             assert float(gain.rstrip(")")) == pytest.approx(float(without) - whole, abs=0.011)
+    assert gained[0][:4] == ["value", "all of it", "shared gains", "each image's gains"]
+    assert gained[0][-1] == "gain, mean" and [r[0] for r in gained[1:]] == values
+    for row, gains in zip(rows[1:], gained[1:]):
+        # The whole change is the whole error again; fitted gains can only lower it, each image's most.
+        assert float(gains[1]) == pytest.approx(float(row[1]), abs=0.011)
+        shared, each = (float(cell.split(" (")[0]) for cell in gains[2:4])
+        assert float(gains[1]) - 0.01 <= shared <= each + 0.01
+
+
+def test_band_gains_are_scored_and_fitted_without_keeping_the_bands(load_script):
+    import numpy as np
+
+    script = load_script("error_bands")
+    rng = np.random.default_rng(1)
+    change = rng.normal(size=(70, 90)).astype(np.float32)
+    bands = script.band_errors(change)
+    gains = rng.uniform(0.5, 2.0, size=len(bands))
+    wanted = np.sum([g * b for g, b in zip(gains, bands)], axis=0)
+    gram = script.band_gram(change, wanted)
+    some = rng.uniform(0.5, 2.0, size=len(bands))
+    direct = 10 * np.log10(change.size / np.sum((np.sum([g * b for g, b in zip(some, bands)], axis=0) - wanted) ** 2))
+    assert script.gained_psnr(gram, some, change.size) == pytest.approx(direct, abs=1e-6)
+    np.testing.assert_allclose(script.fitted_gains([gram]), gains, atol=1e-4)
+    # Shared over two images that want opposite gains, the fit lies between them.
+    halved = script.band_gram(change, 0.5 * np.sum(bands, axis=0))
+    doubled = script.band_gram(change, 2.0 * np.sum(bands, axis=0))
+    np.testing.assert_allclose(script.fitted_gains([halved, doubled]), 1.25, atol=1e-4)
 
 
 def test_pencil_oracles_score_the_model_with_and_without_each_correction(tmp_path, save_tiny_model, load_script,
