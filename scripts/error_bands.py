@@ -26,6 +26,7 @@ what the fitted gains would buy, the per-image ones as an upper bound.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import numpy as np
 from paramops.evaluation.evaluate import cached_reference, test_points
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
+from paramops.evaluation.report import band_gains_file
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.laplacian import collapse, laplacian_pyramid, luminance, pyramid_depth
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         pixels.append(given.size)
         print(path.name, np.round(scores[:, seed, 0], 2), flush=True)
     means = scores.mean(axis=1)
+    gains = band_gain_rows(points, grams, pixels)
     bands = [*(f"band {k}" for k in range(FINE_BANDS)), f"bands {FINE_BANDS}+", "mean"]
     rows = [[f"{name}={value}" if name else "-", db(row[0]), *(f"{db(v)} ({v - row[0]:+.2f})" for v in row[1:])]
             for (name, value), row in zip(points, means)]
@@ -139,20 +142,25 @@ def main(argv: list[str] | None = None) -> int:
         "A gain above 1: the model changes the image too little at that scale; below 1, too much.",
         "",
         *table(["value", "all of it", "shared gains", "each image's gains", *(f"gain, {b}" for b in bands)],
-               gain_rows(points, grams, pixels)),
+               [[f"{r['param']}={r['value']}" if r["param"] else "-", db(r["psnr"]),
+                 *(f"{db(r[k])} ({r[k] - r['psnr']:+.2f})" for k in ("shared", "each")),
+                 *(f"{g:.2f}" for g in r["gains"])] for r in gains]),
     ])
+    (out.parent / band_gains_file(args.op)).write_text(
+        json.dumps({"model": args.model, "images": len(paths), "rows": gains}, indent=1) + "\n")
     return 0
 
 
-def gain_rows(points, grams, pixels) -> list[list[str]]:
-    """Rows of the band-gain table: per test value, the PSNRs with no gain, shared gains and each image's."""
+def band_gain_rows(points, grams, pixels) -> list[dict]:
+    """Per test value: the luminance PSNR (mean over images) of the model's change with no gain, with the gains
+    shared by all images (``gains``, one per band of :func:`band_errors`) and with each image's own."""
     rows = []
     for (name, value), value_grams in zip(points, grams):
         shared = fitted_gains(value_grams)
         scores = np.array([[gained_psnr(g, np.ones_like(shared), n), gained_psnr(g, shared, n),
                             gained_psnr(g, fitted_gains([g]), n)] for g, n in zip(value_grams, pixels)]).mean(axis=0)
-        rows.append([f"{name}={value}" if name else "-", db(scores[0]), f"{db(scores[1])} ({scores[1] - scores[0]:+.2f})",
-                     f"{db(scores[2])} ({scores[2] - scores[0]:+.2f})", *(f"{g:.2f}" for g in shared)])
+        rows.append({"param": name, "value": value, "psnr": scores[0], "shared": scores[1], "each": scores[2],
+                     "gains": [round(float(g), 4) for g in shared]})
     return rows
 
 

@@ -3,6 +3,8 @@ docs/error_bands_llf.md, docs/pencil_oracles.md and the loss shares of docs/trai
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from skimage import data as samples
 
@@ -143,6 +145,16 @@ def test_error_bands_scores_the_model_without_each_band(tmp_path, save_tiny_mode
         assert float(gains[1]) == pytest.approx(float(row[1]), abs=0.011)
         shared, each = (float(cell.split(" (")[0]) for cell in gains[2:4])
         assert float(gains[1]) - 0.01 <= shared <= each + 0.01
+    # The same rows, for the report; it cites only the default's.
+    from paramops.evaluation.report import band_gains_file, load_band_gains
+
+    written = json.loads((tmp_path / band_gains_file("llf")).read_text())
+    assert written["model"] == str(tmp_path / "tiny.pt") and written["images"] == 2
+    assert [f"{r['param']}={r['value']}" for r in written["rows"]] == values
+    assert all(len(r["gains"]) == len(rows[0]) - 2 for r in written["rows"])
+    assert load_band_gains(tmp_path) == {}
+    (tmp_path / band_gains_file("llf")).write_text(json.dumps({**written, "model": "default"}))
+    assert load_band_gains(tmp_path)["llf"]["rows"] == written["rows"]
 
 
 def test_band_gains_are_scored_and_fitted_without_keeping_the_bands(load_script):

@@ -191,7 +191,7 @@ def test_closing_of_a_gated_default_says_its_head_holds_the_control_s_shape():
 def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     import json
 
-    from paramops.evaluation.report import PLAIN_CONTROL_FILE, _bars_section, load_plain_control
+    from paramops.evaluation.report import PLAIN_CONTROL_FILE, Diagnostics, _bars_section, load_diagnostics
 
     runs = {"a": {"op": "sr", "mode": "given", "norm": "none", "steps": 1500, "gain": 1.44},
             "b": {"op": "sr", "mode": "blind", "norm": "none", "steps": 1500, "gain": 0.18},
@@ -199,11 +199,11 @@ def test_closing_cites_the_plain_control_per_restoration(tmp_path):
             "d": {"op": "sr", "mode": "head", "norm": "none", "steps": 1500, "gain": 1.0},
             "e": {"op": "deblock", "mode": "given", "norm": "none", "steps": 1500, "gain": 0.81}}
     (tmp_path / PLAIN_CONTROL_FILE).write_text(json.dumps(runs))
-    plain = load_plain_control(tmp_path)
+    plain = load_diagnostics(tmp_path).plain
     assert plain["sr"]["given"] == (1.44, 1500)  # the instance-norm run is not the plain network
     default = _fake_default({op: 32.0 for op in operators("filter")}, {("sr", 2.0): 0.7, ("deblock", 10.0): 0.6})
     alone = _fake_default({}, {("sr", 2.0): 0.75, ("deblock", 10.0): 0.8})
-    lines = _bars_section({"default": default, "restore-w32": alone}, {}, plain)
+    lines = _bars_section({"default": default, "restore-w32": alone}, {}, Diagnostics(plain=plain))
     sr = next(line for line in lines if line.startswith("- sr"))
     assert "gains 1.44 dB given the parameter as an input channel, 0.18 dB blind, 1.00 dB with" in sr
     assert "more than any model here" in sr and "keep only part of that gain" in sr
@@ -211,12 +211,12 @@ def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     (tmp_path / PLAIN_CONTROL_FILE).write_text(json.dumps(runs))
     headed = _fake_default({}, {("sr", 2.0): 0.75})
     models = {"default": default, "restore-w32": alone, "default-restore-head": headed}
-    sr = next(line for line in _bars_section(models, {}, load_plain_control(tmp_path)) if line.startswith("- sr"))
+    sr = next(line for line in _bars_section(models, {}, load_diagnostics(tmp_path)) if line.startswith("- sr"))
     assert "two of them in a cheap-tuning head keep that gain, but not on top of the default" in sr
     assert "default-restore-head, the default given such a head over its frozen rest, reaches 0.75 dB" in sr
     deblock = next(line for line in lines if line.startswith("- deblock"))
     assert "within half a decibel of the best model here" in deblock
-    assert load_plain_control(tmp_path / "elsewhere") == {}
+    assert load_diagnostics(tmp_path / "elsewhere") == Diagnostics()
     assert "plain network" not in "".join(_bars_section({"default": default}, {}))
 
 
@@ -262,7 +262,7 @@ def test_network_summary_names_what_sets_a_network_apart():
 def test_failed_whole_image_filters_are_measured_on_training_crops():
     from skimage import data as samples
 
-    from paramops.evaluation.report import _bars_section, crop_scores
+    from paramops.evaluation.report import Diagnostics, _bars_section, crop_scores
 
     rows = {(op, None): {"op": op, "param": None, "value": None, "psnr": psnr, "ssim": 0.5}
             for op, psnr in (("pencil", 16.0), ("shock", 20.0), ("llf_remap", 30.0))}
@@ -290,23 +290,33 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     assert "tile origins" not in pencil  # scripts/pencil_phase.py not run
     for ceiling, verdict in ((23.13, "below"), (26.0, "above")):
         text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, toned_rows)}, crops,
-                                       ceilings={"pencil": {"psnr": ceiling, "phases": 16}}))
+                                       Diagnostics(ceilings={"pencil": {"psnr": ceiling, "phases": 16}})))
         pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
         assert f"mean over 16 other tile origins scores {ceiling:.2f} dB against it, {verdict} the bar" in pencil
     # A default given the texture as an input channel is not capped by it.
     placed = SimpleNamespace(**{**vars(toned_model), "config": {**toned_model.config, "fields": ["pencil_paper"]}})
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
-                                   ceilings={"pencil": {"psnr": 23.13, "phases": 16}}))
+                                   Diagnostics(ceilings={"pencil": {"psnr": 23.13, "phases": 16}})))
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
     assert "scores 23.13 dB against it" in pencil and "so what is left is its training" in pencil
     assert "only a network given the pixel's place" not in pencil
     assert "Fitted to the reference" not in pencil  # scripts/pencil_oracles.py not run
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
-                                   oracles={"pencil": {"stroke_gain": 0.5, "texture_amplitude": 0.52,
-                                                       "control": 0.08}}))
+                                   Diagnostics(oracles={"pencil": {"stroke_gain": 0.5, "texture_amplitude": 0.52,
+                                                                   "control": 0.08}})))
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
     assert ("stroke layer per image would add +0.50 dB (luminance), the texture's finest detail times a smooth map"
             " +0.52 dB (+0.08 with the texture laid elsewhere") in pencil
+    assert "Split band by band" not in pencil  # scripts/error_bands.py not run
+    split = {"model": "default", "images": 19, "rows": [
+        {"param": None, "value": None, "psnr": 22.03, "shared": 22.36, "each": 23.34,
+         "gains": [0.98, 1.02, 1.03, 1.06, 1.16, 1.39, 1.55, 1.0]}]}
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
+                                   Diagnostics(bands={"pencil": split})))
+    pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
+    assert ("(`docs/error_bands_pencil.md`), the default's change to the image fits the reference's best scaled per"
+            " band: gains 32 px (1.39), 64 px and up (1.55); gains shared by all images would add +0.33 dB"
+            " (luminance), each image's own +1.31.") in pencil
     below = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": crops["pencil"].psnr - 1.0}}
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, below)}, crops))
     assert "no width or schedule" in next(line for line in text.splitlines() if line.startswith("- pencil"))

@@ -73,6 +73,8 @@ PLAIN_CONTROL_FILE = "plain_restorer.json"
 PHASE_CEILING_FILE = "pencil_phase.json"
 # Written by scripts/pencil_oracles.py beside results.md: what corrections fitted to pencil's reference would buy.
 ORACLE_FILE = "pencil_oracles.json"
+# A fitted band gain this far from 1 is named where the bar falls short.
+NAMED_BAND_GAIN = 0.2
 # What an image-context filter takes from the whole image beyond its luminance histogram (which the tone
 # head ranks pixels in): the part of its reference a network with a tone head still cannot see.
 BEYOND_THE_HISTOGRAM = {
@@ -501,6 +503,34 @@ def load_phase_ceilings(folder: str | os.PathLike) -> dict[str, dict]:
     return _written_beside(folder, PHASE_CEILING_FILE)
 
 
+def band_gains_file(op: str) -> str:
+    """The JSON ``scripts/error_bands.py`` writes beside results.md for ``op``: its fitted band gains."""
+    return f"error_bands_{op}.json"
+
+
+def load_band_gains(folder: str | os.PathLike) -> dict[str, dict]:
+    """``{op: {"model": name, "images": n, "rows": [...]}}`` of the filters ``scripts/error_bands.py`` split the
+    default's change of, from ``<folder>/error_bands_<op>.json``; rows as its ``band_gain_rows`` gives them."""
+    found = {op: _written_beside(folder, band_gains_file(op)) for op in operators("filter")}
+    return {op: gains for op, gains in found.items() if gains.get("model") == "default"}
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What the diagnostic scripts wrote beside results.md, cited where a bar falls short."""
+
+    plain: Mapping[str, Mapping[str, tuple[float, int]]] = field(default_factory=dict)  # load_plain_control
+    ceilings: Mapping[str, Mapping] = field(default_factory=dict)  # load_phase_ceilings
+    oracles: Mapping[str, Mapping] = field(default_factory=dict)  # load_oracles
+    bands: Mapping[str, Mapping] = field(default_factory=dict)  # load_band_gains
+
+
+def load_diagnostics(folder: str | os.PathLike) -> Diagnostics:
+    """Every diagnostic written beside results.md in ``folder``; empty where its script has not been run."""
+    return Diagnostics(load_plain_control(folder), load_phase_ceilings(folder), load_oracles(folder),
+                       load_band_gains(folder))
+
+
 def load_oracles(folder: str | os.PathLike) -> dict[str, dict]:
     """``{op: {"stroke_gain": dB, "texture_amplitude": dB, "control": dB}}`` (luminance PSNR gains) from
     ``<folder>/pencil_oracles.json``; empty where ``scripts/pencil_oracles.py`` has not been run."""
@@ -522,6 +552,27 @@ def _oracle_text(gains: Mapping | None) -> str:
             f" {gains['texture_amplitude']:+.2f} dB ({gains['control']:+.2f} with the texture laid elsewhere;"
             " `docs/pencil_oracles.md`): upper bounds for a network told the image's stroke range, or one that"
             " multiplies the texture it is given by a map it predicts.")
+
+
+def _band_scale(index: int, count: int) -> str:
+    """Where band ``index`` of ``count`` lies (scripts/error_bands.py: bands of 2^k px, the coarser ones, the mean)."""
+    if index == count - 1:
+        return "the image's mean"
+    return f"{2 ** index} px and up" if index == count - 2 else f"{2 ** index} px"
+
+
+def _band_text(op: str, split: Mapping | None) -> str:
+    """Which scales the default's change to the image is too weak or too strong at, at ``op``'s weakest value."""
+    if not split:
+        return ""
+    row = min(split["rows"], key=lambda r: r["psnr"])
+    gains = row["gains"]
+    off = [f"{_band_scale(k, len(gains))} ({g:.2f})" for k, g in enumerate(gains) if abs(g - 1) >= NAMED_BAND_GAIN]
+    at = f" at {row['param']}={row['value']:g}" if row["param"] else ""
+    named = f": gains {', '.join(off)}" if off else f": no gain departs from 1 by {NAMED_BAND_GAIN} or more"
+    return (f" Split band by band (`docs/error_bands_{op}.md`), the default's change to the image{at} fits the"
+            f" reference's best scaled per band{named}; gains shared by all images would add"
+            f" {row['shared'] - row['psnr']:+.2f} dB (luminance), each image's own {row['each'] - row['psnr']:+.2f}.")
 
 
 def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, headed: float | None) -> str:
@@ -552,8 +603,7 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, hea
 
 
 def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
-             crops: Mapping[str, CropScore], plain: Mapping[str, Mapping[str, tuple[float, int]]],
-             ceilings: Mapping[str, Mapping], oracles: Mapping[str, Mapping]) -> str:
+             crops: Mapping[str, CropScore], diagnostics: Diagnostics) -> str:
     """What would close a failed bar, from what the other models, the operator on crops and the paper show."""
     default = models["default"]
     if bar.kind == "mean":
@@ -575,7 +625,8 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
             " `docs/rank_oracle.md` measures how much a curve of that rank explains). What the head cannot see is"
             f" {BEYOND_THE_HISTOGRAM.get(bar.op, 'the rest of the image')}: a network given those, or the paper's"
             " scale, is what would close the rest."
-            + _phase_text(bar, ceilings.get(bar.op), _sees_field(default, bar.op)) + _oracle_text(oracles.get(bar.op)))
+            + _phase_text(bar, diagnostics.ceilings.get(bar.op), _sees_field(default, bar.op))
+            + _oracle_text(diagnostics.oracles.get(bar.op)) + _band_text(bar.op, diagnostics.bands.get(bar.op)))
     if crop is not None and crop.psnr < bar.need:
         windows = default.model.config.get("norm_windows")
         statistics = f"its {windows[0]} px windows" if windows else "statistics learned on patches"
@@ -613,7 +664,8 @@ def _closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
     measured = [(name, _measure(models.get(name), bar), reason) for name, reason in candidates]
     measured = [(name, value, reason) for name, value, reason in measured if value is not None]
     values = {name: value for name, value, _ in measured}
-    control = (_plain_text(bar.op, plain.get(bar.op, {}), max([bar.ours, *values.values()]), values.get(HEADED))
+    control = (_plain_text(bar.op, diagnostics.plain.get(bar.op, {}), max([bar.ours, *values.values()]),
+                           values.get(HEADED))
                if restoration else "")
     better = [(value, name, reason) for name, value, reason in measured if value - bar.ours > 0.5]
     if better:
@@ -676,11 +728,8 @@ def _ensembled_closing(bar: Bar) -> str:
 
 
 def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropScore],
-                  plain: Mapping[str, Mapping[str, tuple[float, int]]] | None = None,
-                  ceilings: Mapping[str, Mapping] | None = None,
-                  oracles: Mapping[str, Mapping] | None = None) -> list[str]:
-    """The quality bars; ``plain``: :func:`load_plain_control`'s runs, cited where a restoration falls short;
-    ``ceilings`` and ``oracles``: :func:`load_phase_ceilings`'s and :func:`load_oracles`', cited where pencil does."""
+                  diagnostics: Diagnostics = Diagnostics()) -> list[str]:
+    """The quality bars, and what would close those that fall short, citing ``diagnostics`` where they bear."""
     bars = quality_bars(models["default"])
     rows = [[b.label, b.required, b.ours_text(), b.status, b.ensembled_text(), b.paper] for b in bars]
     lines = [
@@ -698,7 +747,7 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
     if failed:
         lines += ["### Falling short, and what would close it", ""]
         unmeasured = [b.label for b in failed if b.ours is None]
-        lines += [f"- {_closing(b, bars, models, crops, plain or {}, ceilings or {}, oracles or {})}"
+        lines += [f"- {_closing(b, bars, models, crops, diagnostics)}"
                   f"{_ensembled_closing(b)}"
                   for b in failed if b.ours is not None]
         if unmeasured:
@@ -1051,7 +1100,7 @@ def write_report(
                             patch=pairs.patch, margin=pairs.margin)
     lines = [
         *_header(data, chosen, len(files), models, command),
-        *_bars_section(models, crops, load_plain_control(out), load_phase_ceilings(out), load_oracles(out)),
+        *_bars_section(models, crops, load_diagnostics(out)),
         *_budget(models, configs_by_name),
         *_single_vs_numerous(models),
         *_joint(models),
