@@ -314,9 +314,17 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
                                    Diagnostics(bands={"pencil": split})))
     pencil = next(line for line in text.splitlines() if line.startswith("- pencil"))
-    assert ("(`docs/error_bands_pencil.md`), the default's change to the image fits the reference's best scaled per"
-            " band: gains 32 px (1.39), 64 px and up (1.55); gains shared by all images would add +0.33 dB"
-            " (luminance), each image's own +1.31.") in pencil
+    assert ("(`docs/error_bands_pencil.md`), the default's change to the image is too weak at 32 px (1.39), at 64 px"
+            " and up (1.55) (the gain that fits each band to the reference's); gains shared by all images would add"
+            " +0.33 dB (luminance), each image's own +1.31.") in pencil
+    split["rows"][0]["gains"][-1] = 0.37
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
+                                   Diagnostics(bands={"pencil": split})))
+    assert "and up (1.55) and too strong in the image's mean (0.37) (the gain" in text
+    split["rows"][0]["gains"] = [1.1] * 8
+    text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,
+                                   Diagnostics(bands={"pencil": split})))
+    assert "the default's change to the image is within 0.2 of the reference's at every scale" in text
     below = {**rows, ("pencil", None): {**rows["pencil", None], "psnr": crops["pencil"].psnr - 1.0}}
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", toned_model, below)}, crops))
     assert "no width or schedule" in next(line for line in text.splitlines() if line.startswith("- pencil"))
