@@ -45,6 +45,8 @@ from paramops.training.pairs import list_images
 ROOT = Path(__file__).resolve().parents[1]
 # Bands 0 to FINE_BANDS - 1 get a column each; the coarser ones but the mean share one.
 FINE_BANDS = 6
+# One image's band Gram matrix, its bands' products with the wanted change, and that change's energy.
+Gram = tuple[np.ndarray, np.ndarray, float]
 
 
 def band_errors(error: np.ndarray) -> list[np.ndarray]:
@@ -60,7 +62,7 @@ def band_errors(error: np.ndarray) -> list[np.ndarray]:
     return [*alone[:FINE_BANDS], np.sum(alone[FINE_BANDS:-1], axis=0), alone[-1]]
 
 
-def band_gram(change: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def band_gram(change: np.ndarray, wanted: np.ndarray) -> Gram:
     """The Gram matrix ``G`` of ``change``'s bands (:func:`band_errors`), their products ``c`` with ``wanted``, and
     ``wanted``'s energy.
 
@@ -72,14 +74,14 @@ def band_gram(change: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.nd
     return parts @ parts.T, parts @ target, float(target @ target)
 
 
-def gained_psnr(gram: tuple[np.ndarray, np.ndarray, float], gains: np.ndarray, pixels: int) -> float:
+def gained_psnr(gram: Gram, gains: np.ndarray, pixels: int) -> float:
     """PSNR (peak 1) of the change with its bands scaled by ``gains`` against the wanted one, from :func:`band_gram`."""
     matrix, products, energy = gram
     squared_error = energy - 2 * gains @ products + gains @ matrix @ gains
     return float(10 * np.log10(pixels / max(squared_error, 1e-12)))
 
 
-def fitted_gains(grams: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+def fitted_gains(grams: list[Gram]) -> np.ndarray:
     """The band gains that minimise the squared error summed over ``grams``' images."""
     return np.linalg.lstsq(sum(g[0] for g in grams), sum(g[1] for g in grams), rcond=None)[0]
 
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     points = test_points(args.op)
     # PSNR of the whole luminance error, then without each band's: (point, image, 1 + bands).
     scores = np.zeros((len(points), len(paths), FINE_BANDS + 3))
-    grams: list[list[tuple[np.ndarray, np.ndarray, float]]] = [[] for _ in points]
+    grams: list[list[Gram]] = [[] for _ in points]
     pixels = []
     # Seeds and names as paramops evaluate gives them, so the references come from its cache.
     for seed, path in enumerate(paths):
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Band k holds structure about 2^k px across; `bands {FINE_BANDS}+` all the coarser ones but the last,",
         "`mean` the last, one pixel: a weighted mean of the image. The scores are on luminance (BT.601), so",
         "they differ from `paramops evaluate`'s RGB PSNR.",
-        "See docs/training.md, twenty-third session.",
+        "See docs/training.md, twenty-third session (the band gains below: twenty-fifth).",
         "",
         *table(["value", "all of it", *bands], rows),
         "",
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def band_gain_rows(points, grams, pixels) -> list[dict]:
+def band_gain_rows(points: list[tuple[str | None, float | None]], grams: list[list[Gram]],
+                   pixels: list[int]) -> list[dict]:
     """Per test value: the luminance PSNR (mean over images) of the model's change with no gain, with the gains
     shared by all images (``gains``, one per band of :func:`band_errors`) and with each image's own."""
     rows = []
