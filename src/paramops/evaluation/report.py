@@ -503,6 +503,18 @@ def load_phase_ceilings(folder: str | os.PathLike) -> dict[str, dict]:
     return _written_beside(folder, PHASE_CEILING_FILE)
 
 
+def load_oracles(folder: str | os.PathLike) -> dict[str, dict]:
+    """``{op: {"stroke_gain": dB, "texture_amplitude": dB, "control": dB}}`` (luminance PSNR gains) from
+    ``<folder>/pencil_oracles.json``; empty where ``scripts/pencil_oracles.py`` has not been run."""
+    return _written_beside(folder, ORACLE_FILE)
+
+
+def _written_beside(folder: str | os.PathLike, name: str) -> dict:
+    """The JSON a diagnostic script wrote as ``name`` beside results.md in ``folder``; empty where it has not."""
+    path = Path(folder) / name
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def band_gains_file(op: str) -> str:
     """The JSON ``scripts/error_bands.py`` writes beside results.md for ``op``: its fitted band gains."""
     return f"error_bands_{op}.json"
@@ -529,18 +541,6 @@ def load_diagnostics(folder: str | os.PathLike) -> Diagnostics:
     """Every diagnostic written beside results.md in ``folder``; empty where its script has not been run."""
     return Diagnostics(load_plain_control(folder), load_phase_ceilings(folder), load_oracles(folder),
                        load_band_gains(folder))
-
-
-def load_oracles(folder: str | os.PathLike) -> dict[str, dict]:
-    """``{op: {"stroke_gain": dB, "texture_amplitude": dB, "control": dB}}`` (luminance PSNR gains) from
-    ``<folder>/pencil_oracles.json``; empty where ``scripts/pencil_oracles.py`` has not been run."""
-    return _written_beside(folder, ORACLE_FILE)
-
-
-def _written_beside(folder: str | os.PathLike, name: str) -> dict:
-    """The JSON a diagnostic script wrote as ``name`` beside results.md in ``folder``; empty where it has not."""
-    path = Path(folder) / name
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _oracle_text(gains: Mapping | None) -> str:
