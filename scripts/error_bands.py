@@ -45,6 +45,9 @@ from paramops.training.pairs import list_images
 ROOT = Path(__file__).resolve().parents[1]
 # Bands 0 to FINE_BANDS - 1 get a column each; the coarser ones but the mean share one.
 FINE_BANDS = 6
+# Where each band of :func:`band_errors` lies, as the report's prose names it.
+BAND_SCALES = [*(f"at {2 ** k} px" for k in range(FINE_BANDS)), f"at {2 ** FINE_BANDS} px and up",
+               "in the image's mean"]
 # One image's band Gram matrix, its bands' products with the wanted change, and that change's energy.
 Gram = tuple[np.ndarray, np.ndarray, float]
 
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                  *(f"{g:.2f}" for g in r["gains"])] for r in gains]),
     ])
     (out.parent / band_gains_file(args.op)).write_text(
-        json.dumps({"model": args.model, "images": len(paths), "rows": gains}, indent=1) + "\n")
+        json.dumps({"model": args.model, "images": len(paths), "scales": BAND_SCALES, "rows": gains}, indent=1) + "\n")
     return 0
 
 

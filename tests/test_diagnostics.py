@@ -151,7 +151,7 @@ def test_error_bands_scores_the_model_without_each_band(tmp_path, save_tiny_mode
     written = json.loads((tmp_path / band_gains_file("llf")).read_text())
     assert written["model"] == str(tmp_path / "tiny.pt") and written["images"] == 2
     assert [f"{r['param']}={r['value']}" for r in written["rows"]] == values
-    assert all(len(r["gains"]) == len(rows[0]) - 2 for r in written["rows"])
+    assert all(len(r["gains"]) == len(rows[0]) - 2 == len(written["scales"]) for r in written["rows"])
     assert load_band_gains(tmp_path) == {}
     (tmp_path / band_gains_file("llf")).write_text(json.dumps({**written, "model": "default"}))
     assert load_band_gains(tmp_path)["llf"]["rows"] == written["rows"]

@@ -308,7 +308,8 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
     assert ("stroke layer per image would add +0.50 dB (luminance), the texture's finest detail times a smooth map"
             " +0.52 dB (+0.08 with the texture laid elsewhere") in pencil
     assert "Split band by band" not in pencil  # scripts/error_bands.py not run
-    split = {"model": "default", "images": 19, "rows": [
+    scales = [*(f"at {2 ** k} px" for k in range(6)), "at 64 px and up", "in the image's mean"]
+    split = {"model": "default", "images": 19, "scales": scales, "rows": [
         {"param": None, "value": None, "psnr": 22.03, "shared": 22.36, "each": 23.34,
          "gains": [0.98, 1.02, 1.03, 1.06, 1.16, 1.39, 1.55, 1.0]}]}
     text = "\n".join(_bars_section({"default": ModelScores("default", "ok", placed, toned_rows)}, crops,

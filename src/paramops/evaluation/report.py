@@ -521,8 +521,9 @@ def band_gains_file(op: str) -> str:
 
 
 def load_band_gains(folder: str | os.PathLike) -> dict[str, dict]:
-    """``{op: {"model": name, "images": n, "rows": [...]}}`` of the filters ``scripts/error_bands.py`` split the
-    default's change of, from ``<folder>/error_bands_<op>.json``; rows as its ``band_gain_rows`` gives them."""
+    """``{op: {"model": name, "images": n, "scales": [...], "rows": [...]}}`` of the filters
+    ``scripts/error_bands.py`` split the default's change of, from ``<folder>/error_bands_<op>.json``; rows as its
+    ``band_gain_rows`` gives them, one gain per band, and where each band lies in ``scales``."""
     found = {op: _written_beside(folder, band_gains_file(op)) for op in operators("filter")}
     return {op: gains for op, gains in found.items() if gains.get("model") == "default"}
 
@@ -554,20 +555,13 @@ def _oracle_text(gains: Mapping | None) -> str:
             " multiplies the texture it is given by a map it predicts.")
 
 
-def _band_scale(index: int, count: int) -> str:
-    """Where band ``index`` of ``count`` lies (scripts/error_bands.py: bands of 2^k px, the coarser ones, the mean)."""
-    if index == count - 1:
-        return "in the image's mean"
-    return f"at {2 ** index} px and up" if index == count - 2 else f"at {2 ** index} px"
-
-
 def _band_text(op: str, split: Mapping | None) -> str:
     """Which scales the default's change to the image is too weak or too strong at, at ``op``'s weakest value."""
     if not split:
         return ""
     row = min(split["rows"], key=lambda r: r["psnr"])
     gains = row["gains"]
-    named = {verdict: [f"{_band_scale(k, len(gains))} ({g:.2f})" for k, g in enumerate(gains) if keep(g)]
+    named = {verdict: [f"{scale} ({g:.2f})" for scale, g in zip(split["scales"], gains) if keep(g)]
              for verdict, keep in (("too weak", lambda g: g >= 1 + NAMED_BAND_GAIN),
                                    ("too strong", lambda g: g <= 1 - NAMED_BAND_GAIN))}
     verdicts = [f"{verdict} {', '.join(scales)}" for verdict, scales in named.items() if scales]
