@@ -93,15 +93,15 @@ def main(argv: list[str] | None = None) -> int:
 
     model = paramops.load_model(args.model)
     images = [read_image(path) for path in paths]
-    sums = [luminance_strokes(to_working(image)[0]) for image in images]
+    working = [to_working(image)[0] for image in images]
+    sums = [luminance_strokes(rgb) for rgb in working]
     ranges = [float(np.ptp(strokes)) for strokes in sums]
     typical = float(np.median(ranges))
     rows, scores = [], []
     # Seeds and names as paramops evaluate gives them, so the references come from its cache.
-    for seed, (path, image, strokes_sum, strokes_range) in enumerate(zip(paths, images, sums, ranges)):
+    for seed, (path, image, rgb, strokes_sum, strokes_range) in enumerate(zip(paths, images, working, sums, ranges)):
         wanted = luminance(to_working(cached_reference(image, path.name, "pencil", {}, seed))[0])
         seen = luminance(to_working(model.apply(image, "pencil"))[0])
-        rgb = to_working(image)[0]
         lum, strokes, texture = pencil_layers(rgb)
         drawn = typical_range_drawing(strokes_sum, texture, typical)
         guessed = luminance(np.clip(replace_luminance(rgb, lum, drawn), 0, 1))
