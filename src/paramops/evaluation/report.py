@@ -787,7 +787,10 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "Since the twenty-fifth, its weights are the mean of that default and two fine-tunes of it with",
             "everything learning on whole-photo pairs (`configs/analysis/default-r7-s4.yaml`, `-s5.yaml`):",
             "llf_remap +0.66, pencil +0.59, style +0.25 dB, the filter mean +0.16, every restoration within",
-            "0.02 dB (`docs/training.md`, twenty-fifth session).",
+            "0.02 dB (`docs/training.md`, twenty-fifth session). Since the twenty-sixth, another round the same way",
+            "from that mean (`configs/analysis/default-r8-s6.yaml`, `-s7.yaml`): pencil +0.35, llf_remap +0.18,",
+            "style +0.15 dB, the filter mean +0.07, denoising at sigma 25 +0.05, derain -0.15 dB",
+            "(`docs/training.md`, twenty-sixth session).",
         ]
         lines.append("")
     elif models["default"].ok:
