@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from paramops.machine import machine
 
 CHILD = """
 import json, resource, sys, time
@@ -118,7 +119,7 @@ def bench(size: int, tile: int, workers: list[int], op: str, model: str | None, 
         record("whole", child(mode="whole", **common))
     return {
         "size": [size, size], "megapixels": megapixels, "tile": tile, "chunked": chunked, "op": op, "weights": weights,
-        "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+        "machine": machine(("numpy", "torch", "dask")),
         "outputs_identical": identical, "runs": runs,
     }
 

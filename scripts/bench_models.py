@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
 import torch
 
+from paramops.machine import machine, machine_line
 from paramops.models import build_model, model_config
 
 NETS = {
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     setup = {
         "size": [args.size, args.size],
         "megapixels": args.size * args.size / 1e6,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+        "machine": machine(),
         "threads": args.threads,
-        "torch": torch.__version__,
         "repeat": args.repeat,
         "window": WINDOW,
     }
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"setup": setup, "results": rows}, indent=2))
     else:
         print(f"{args.size}x{args.size} ({setup['megapixels']:.2f} MP), {setup['device']}, "
-              f"{args.threads} threads, torch {torch.__version__}, median of {args.repeat}")
+              f"{args.threads} threads, median of {args.repeat}; {machine_line(setup['machine'])}")
         print(table(rows))
         print(f"head_window_ms: head(region=...) for a {WINDOW}x{WINDOW} window")
 

@@ -15,38 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-
-def machine() -> dict[str, object]:
-    cpu_model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    import cv2
-    import scipy
-    import skimage
-
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-image": skimage.__version__,
-        "opencv": cv2.__version__,
-    }
+from paramops.machine import machine, machine_line
 
 
 def bench_image(size: int) -> np.ndarray:
@@ -80,11 +54,8 @@ def time_operator(name: str, image: np.ndarray, repeat: int) -> dict[str, object
 
 
 def markdown(report: dict) -> str:
-    m = report["machine"]
     lines = [
-        f"Machine: {m['cpu_model']}, {m['cpus_usable']} of {m['cpu_count']} CPUs usable; "
-        f"{m['platform']}; Python {m['python']}, NumPy {m['numpy']}, SciPy {m['scipy']}, "
-        f"scikit-image {m['scikit-image']}, OpenCV {m['opencv']}.",
+        f"Machine: {machine_line(report['machine'])}.",
         f"Image: {report['image']}; best of {report['repeat']}.",
         "",
         "| operator | family | parameters (defaults) | time (s) | Mpx/s |",
@@ -118,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(time_operator(name, image, max(1, args.repeat)))
         print(f"{name}: {results[-1].get('seconds', results[-1].get('error'))}", file=sys.stderr)
     report = {
-        "machine": machine(),
+        "machine": machine(("numpy", "scipy", "scikit-image", "opencv-contrib-python-headless")),
         "image": f"skimage.data.astronaut() resized to {args.size}x{args.size}, uint8 RGB",
         "repeat": max(1, args.repeat),
         "results": results,

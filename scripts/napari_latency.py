@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+
+from paramops.machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ def main() -> int:
         "operator": args.operator,
         "device": str(getattr(service.model, "device", args.device or "cpu")),
         "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": machine(("numpy", "torch", "napari")),
         "first_render_after_layer_choice_s": round(trunk_s, 2),
         "whole_image_on_screen": summary(full_whole),
         "zoomed_4x_region_first": {"region": summary(zoom_first), "whole_slice": summary(zoom_whole)},

@@ -31,7 +31,7 @@ import paramops
 from paramops.evaluation.consistency import blended, tiled
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.report import training_summary
+from paramops.evaluation.budget import training_summary
 from paramops.image import color_values, from_working, to_working
 from paramops.io import read_image
 from paramops.models.tunable import TunableNet

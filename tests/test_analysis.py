@@ -16,7 +16,7 @@ from paramops.evaluation.analysis.multipath import affine_map, check_multipath, 
 from paramops.evaluation.analysis.weight_stats import compare_weights, conv_weights
 from paramops.models import build_model
 from paramops.models.base import convs_of
-from paramops.evaluation.report import NOT_TRAINED
+from paramops.evaluation.scores import NOT_TRAINED
 
 TINY = {"width": 4, "dilations": [1], "residual": True}
 

@@ -95,7 +95,7 @@ def test_pencil_phase_scores_other_texture_origins_and_the_model(images, tmp_pat
     for _, another, mean, _ in rows[:-1]:
         # The mean over origins keeps the texture's average and drops most of the wrong phases' streaks.
         assert float(mean) > float(another)
-    from paramops.evaluation.report import load_phase_ceilings
+    from paramops.evaluation.diagnostics import load_phase_ceilings
 
     ceiling = load_phase_ceilings(tmp_path)["pencil"]
     assert ceiling["phases"] == 3 and f"{ceiling['psnr']:.2f}" == rows[-1][2].strip("*")
@@ -146,7 +146,7 @@ def test_error_bands_scores_the_model_without_each_band(tmp_path, save_tiny_mode
         shared, each = (float(cell.split(" (")[0]) for cell in gains[2:4])
         assert float(gains[1]) - 0.01 <= shared <= each + 0.01
     # The same rows, for the report; it cites only the default's.
-    from paramops.evaluation.report import band_gains_file, load_band_gains
+    from paramops.evaluation.diagnostics import band_gains_file, load_band_gains
 
     written = json.loads((tmp_path / band_gains_file("llf")).read_text())
     assert written["model"] == str(tmp_path / "tiny.pt") and written["images"] == 2
@@ -199,7 +199,7 @@ def test_pencil_oracles_score_the_model_with_and_without_each_correction(tmp_pat
             corrected, gain = cell.split(" (")
             assert float(gain.rstrip(")")) == pytest.approx(float(corrected) - model, abs=0.011)
         assert float(row[4].split(" (")[0]) >= model - 0.005  # one least-squares multiple can only help
-    from paramops.evaluation.report import load_oracles
+    from paramops.evaluation.diagnostics import load_oracles
 
     gains = load_oracles(tmp_path)["pencil"]
     assert gains["images"] == 2 and f"{gains['texture_amplitude']:+.2f}" == rows[-1][5].split(" (")[1].rstrip(")")

@@ -11,7 +11,8 @@ import pytest
 
 from paramops.evaluation import paper
 from paramops.evaluation.figures import BAND, GAP, LABEL_WIDTH
-from paramops.evaluation.report import ModelScores, quality_bars
+from paramops.evaluation.bars import quality_bars
+from paramops.evaluation.scores import ModelScores
 from paramops.operators.registry import operators
 from paramops.training.config import load_config
 
@@ -175,7 +176,8 @@ def test_closing_names_the_restorations_alone_where_they_do_better():
 
 
 def test_closing_of_a_gated_default_says_its_head_holds_the_control_s_shape():
-    from paramops.evaluation.report import GATED_HEAD, _bars_section
+    from paramops.evaluation.closings import GATED_HEAD
+    from paramops.evaluation.report import _bars_section
 
     default = _fake_default({op: 32.0 for op in operators("filter")}, {("sr", 2.0): 1.25})
     lines = _bars_section({"default": default, "restore-w32": _fake_default({}, {("sr", 2.0): 0.67})}, {})
@@ -191,7 +193,8 @@ def test_closing_of_a_gated_default_says_its_head_holds_the_control_s_shape():
 def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     import json
 
-    from paramops.evaluation.report import PLAIN_CONTROL_FILE, Diagnostics, _bars_section, load_diagnostics
+    from paramops.evaluation.diagnostics import PLAIN_CONTROL_FILE, Diagnostics, load_diagnostics
+    from paramops.evaluation.report import _bars_section
 
     runs = {"a": {"op": "sr", "mode": "given", "norm": "none", "steps": 1500, "gain": 1.44},
             "b": {"op": "sr", "mode": "blind", "norm": "none", "steps": 1500, "gain": 0.18},
@@ -241,7 +244,7 @@ def test_paper_tables_match_their_printed_averages():
 
 
 def test_network_summary_names_what_sets_a_network_apart():
-    from paramops.evaluation.report import network_summary
+    from paramops.evaluation.budget import network_summary
 
     assert network_summary({"arch": "decoupled", "width": 64}) == "decoupled, width 64"
     config = {"arch": "tunable", "width": 32, "tuned": "conv_in", "tuned_channels": 8, "skip": True}
@@ -262,7 +265,9 @@ def test_network_summary_names_what_sets_a_network_apart():
 def test_failed_whole_image_filters_are_measured_on_training_crops():
     from skimage import data as samples
 
-    from paramops.evaluation.report import Diagnostics, _bars_section, crop_scores
+    from paramops.evaluation.closings import crop_scores
+    from paramops.evaluation.diagnostics import Diagnostics
+    from paramops.evaluation.report import _bars_section
 
     rows = {(op, None): {"op": op, "param": None, "value": None, "psnr": psnr, "ssim": 0.5}
             for op, psnr in (("pencil", 16.0), ("shock", 20.0), ("llf_remap", 30.0))}
@@ -332,7 +337,7 @@ def test_failed_whole_image_filters_are_measured_on_training_crops():
 
 
 def test_training_summary_names_a_fine_tunes_start_and_operator_weights():
-    from paramops.evaluation.report import training_summary
+    from paramops.evaluation.budget import training_summary
 
     meta = {"steps": 5000, "batch": 16, "data": {"pairs": 36000, "patch": 64, "folder": "train"},
             "train_seconds": 3600.0, "device": "cpu"}

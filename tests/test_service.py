@@ -605,6 +605,7 @@ def test_cli_refuses_to_self_ensemble_chunk_by_chunk(tmp_path, capsys, photo):
 
 def test_cli_bench_prints_the_figures(capsys, monkeypatch):
     from paramops.cli import main
+    from paramops.machine import machine, machine_line
     from paramops.service import bench
 
     monkeypatch.setattr(bench, "bench_model", lambda model, device: (tiny_model(width=4), "untrained"))
@@ -614,6 +615,9 @@ def test_cli_bench_prints_the_figures(capsys, monkeypatch):
     for name in ("trunk_ms", "head_ms", "region_ms", "forward_ms", "apply_ms", "ensemble_ms"):
         assert result[name] > 0
     assert result["ensemble_ratio"] == result["ensemble_ms"] / result["apply_ms"]
+    assert result["machine"] == machine()
+    assert main(["bench", "--size", "48", "64", "--region", "20", "30", "--repeat", "1"]) == 0
+    assert f"machine {machine_line()}" in capsys.readouterr().out.splitlines()
     assert main(["bench", "--repeat", "0"]) == 2
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paramops.evaluation.report import SHIPPED
+from paramops.evaluation.scores import SHIPPED
 from paramops.models import build_model
 from paramops.models.checkpoint import available_models, load_model
 from paramops.training.config import load_config

@@ -417,6 +417,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     argument("--json", action="store_true", help="print JSON"),
 )
 def run_bench(args: argparse.Namespace) -> int:
+    from paramops.machine import machine_line
     from paramops.service import bench
 
     if args.repeat < 1 or min(*args.size, *args.region) < 2:
@@ -432,6 +433,7 @@ def run_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"model {result['model']} ({result['weights']}) on {result['device']}, {result['threads']} threads")
+    print(f"machine {machine_line(result['machine'])}")
     print(f"image {result['size'][0]}x{result['size'][1]}: whole network {result['forward_ms']:.0f} ms, "
           f"trunk {result['trunk_ms']:.0f} ms, head {result['head_ms']:.1f} ms ({result['speedup']:.0f}x faster)")
     print(f"apply {result['apply_ms']:.0f} ms, self-ensembled {result['ensemble_ms']:.0f} ms "

@@ -36,9 +36,8 @@ def write_generated(path, title: str, command: str, facts: Sequence[str], body: 
     """Write a generated document: :func:`generated_header` with ``facts`` and the machine, then ``body``."""
     from pathlib import Path
 
-    from paramops.evaluation.report import machine
+    from paramops.machine import machine_line
 
-    info = machine()
-    header = generated_header(title, command, [*facts, f"Machine: {info['platform']}; {info['cpu']}."])
+    header = generated_header(title, command, [*facts, f"Machine: {machine_line()}."])
     Path(path).write_text("\n".join([*header, *body]))
     print(path)

@@ -18,12 +18,13 @@ of the default architecture (``configs/default.yaml``) is measured.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
+
+from paramops.machine import machine
 
 # The shipped default's architecture and encoding layout (configs/default.yaml), for timing without its weights.
 DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8,
@@ -117,8 +118,7 @@ def run(
         "weights": weights,
         "device": str(model.device),
         "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine(),
         "op": op,
         "size": list(size),
         "pixels": size[0] * size[1],

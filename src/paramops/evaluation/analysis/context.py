@@ -17,14 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from paramops.evaluation.markdown import db, table  # noqa: F401  (the sections import them from here)
-from paramops.evaluation.report import (
-    NOT_TRAINED,
-    ModelScores,
-    load_entry,
-    network_summary,
-    score_model,
-    training_summary,
-)
+from paramops.evaluation.budget import network_summary, training_summary
+from paramops.evaluation.scores import NOT_TRAINED, ModelScores, load_entry, score_model
 
 SHIPPED_MODELS = ("default", "decoupled-l0", "single-l0-0.02", "decoupled-rtv")
 ANALYSIS_FOLDER = "analysis"

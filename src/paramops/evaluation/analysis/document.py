@@ -19,7 +19,7 @@ from pathlib import Path
 from paramops.evaluation.analysis.ablations import fc_section, rtv_section, skip_section, tuned_section, unseen_section
 from paramops.evaluation.analysis.context import Context
 from paramops.evaluation.analysis.interpretation import erf_section, multipath_section, weights_section
-from paramops.evaluation.report import machine
+from paramops.machine import machine_line, torch_runtime
 from paramops.training.pairs import list_images
 
 # name -> (title, section builder), in the paper's order; our own change last.
@@ -47,7 +47,6 @@ def existing_sections(text: str) -> dict[str, str]:
 
 
 def _header() -> list[str]:
-    info = machine()
     return [
         "# Analyses of the trained networks",
         "",
@@ -62,7 +61,7 @@ def _header() -> list[str]:
         "The paper's numbers come from its own test images and the authors' operator implementations, and its",
         "networks are far larger and longer trained: compare tendencies, not decimals.",
         "",
-        f"Last run on: {info['platform']}; {info['cpu']}; {info['software']}; networks on {info['inference']}.",
+        f"Last run on: {machine_line()}; networks on {torch_runtime()}.",
         "",
         *(f"- [{title}](#{_anchor(title)})" for title, _ in ANALYSES.values()),
         "",
