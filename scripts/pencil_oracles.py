@@ -37,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from paramops.evaluation.diagnostics import ORACLE_FILE
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.diagnostics import ORACLE_FILE
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.fields import position_field

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from paramops.evaluation.diagnostics import PHASE_CEILING_FILE
 from paramops.evaluation.evaluate import cached_reference, evaluate
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.diagnostics import PHASE_CEILING_FILE
 from paramops.image import from_working, to_working
 from paramops.io import read_image
 from paramops.operators.stylize import TEXTURE_SIZE, pencil_drawing

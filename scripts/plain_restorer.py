@@ -43,10 +43,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from paramops.evaluation.diagnostics import PLAIN_CONTROL_FILE
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import table, write_generated
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.diagnostics import PLAIN_CONTROL_FILE
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.training.config import DEFAULT_VAL_DIR, load_config

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 import paramops
+from paramops.evaluation.budget import training_summary
 from paramops.evaluation.consistency import blended, tiled
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
-from paramops.evaluation.budget import training_summary
 from paramops.image import color_values, from_working, to_working
 from paramops.io import read_image
 from paramops.models.tunable import TunableNet

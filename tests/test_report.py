@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from paramops.evaluation import paper
-from paramops.evaluation.figures import BAND, GAP, LABEL_WIDTH
 from paramops.evaluation.bars import quality_bars
+from paramops.evaluation.figures import BAND, GAP, LABEL_WIDTH
 from paramops.evaluation.scores import ModelScores
 from paramops.operators.registry import operators
 from paramops.training.config import load_config

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.markdown import db, table  # noqa: F401  (the sections import them from here)
 from paramops.evaluation.budget import network_summary, training_summary
+from paramops.evaluation.markdown import db, table  # noqa: F401  (the sections import them from here)
 from paramops.evaluation.scores import NOT_TRAINED, ModelScores, load_entry, score_model
 
 SHIPPED_MODELS = ("default", "decoupled-l0", "single-l0-0.02", "decoupled-rtv")
