@@ -32,3 +32,14 @@ def test_torch_runtime_says_where_networks_run():
         assert runtime == torch.cuda.get_device_name(0)
     else:
         assert runtime == f"CPU, torch using {torch.get_num_threads()} threads"
+
+
+def test_generated_documents_record_the_machine(tmp_path, capsys):
+    from paramops.evaluation.markdown import write_generated
+
+    path = tmp_path / "doc.md"
+    write_generated(path, "Title", "python scripts/x.py", ["Images: 3."], ["| a |"])
+    text = path.read_text()
+    assert text.startswith("# Title\n") and "- Images: 3.\n" in text and text.endswith("| a |")
+    assert f"- Machine: {machine_line()}; networks on {torch_runtime()}.\n" in text
+    assert capsys.readouterr().out.strip() == str(path)

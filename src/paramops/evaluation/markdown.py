@@ -36,8 +36,8 @@ def write_generated(path, title: str, command: str, facts: Sequence[str], body: 
     """Write a generated document: :func:`generated_header` with ``facts`` and the machine, then ``body``."""
     from pathlib import Path
 
-    from paramops.machine import machine_line
+    from paramops.machine import machine_line, torch_runtime
 
-    header = generated_header(title, command, [*facts, f"Machine: {machine_line()}."])
+    header = generated_header(title, command, [*facts, f"Machine: {machine_line()}; networks on {torch_runtime()}."])
     Path(path).write_text("\n".join([*header, *body]))
     print(path)
