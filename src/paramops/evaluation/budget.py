@@ -8,6 +8,7 @@ from pathlib import Path
 from paramops.evaluation.markdown import table
 from paramops.evaluation.scores import NOT_TRAINED, ModelScores
 
+
 def network_summary(net: Mapping[str, object]) -> str:
     """A network config (a checkpoint's or a training config's) in a few words: architecture, width, tuned place."""
     tuned = f", tuned {net['tuned']}" if net.get("tuned") else ""
