@@ -15,6 +15,9 @@ the restored image's PSNR minus the degraded input's. How the network learns
 the parameter (mapped to [0, 1] over its training range):
 
 - ``given``: as a constant input channel;
+- ``grid`` (deblocking): ``given``, and where each pixel lies in the JPEG's
+  8 and 16 px blocks as eight more channels, which a translation-invariant
+  network can only infer from the artifacts themselves;
 - ``blind``: not at all, as a trunk that does not depend on the parameters;
 - ``head``: the first six convs blind (a trunk), the last two's weights and
   biases predicted from it by a small MLP (a head of cheap tuning's kind,
@@ -59,7 +62,8 @@ BARS = {"denoise": ("sigma", 25.0, 8.0), "sr": ("scale", 2.0, 1.5), "deblock": (
 WIDTH, DEPTH = 32, 8
 # Convs at the end whose weights the ``head`` variant predicts.
 HEAD_DEPTH = 2
-MODES = {"given": "given", "blind": "not given (blind)", "head": f"predicted weights of the last {HEAD_DEPTH} convs",
+MODES = {"given": "given", "grid": "given, with the pixel's place in the JPEG's 8 and 16 px blocks",
+         "blind": "not given (blind)", "head": f"predicted weights of the last {HEAD_DEPTH} convs",
          "on-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the default's output",
          "gated-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the input plus the default's"
                           " residual times a predicted factor"}
@@ -68,7 +72,10 @@ DEFAULT_BASED = ("on-default", "gated-default")
 VARIANTS = (("sr", False, "given"), ("sr", False, "blind"), ("denoise", False, "given"), ("denoise", False, "blind"),
             ("sr", True, "given"), ("deblock", False, "given"),
             ("sr", False, "head"), ("denoise", False, "head"), ("deblock", False, "head"), ("sr", False, "on-default"),
-            ("sr", False, "gated-default"), ("deblock", False, "gated-default"))
+            ("sr", False, "gated-default"), ("deblock", False, "gated-default"), ("deblock", False, "grid"))
+# The ``grid`` variant's block periods: JPEG codes luminance in 8 px blocks and, with its default 4:2:0
+# subsampling, colour in 16 px ones, both from the image's corner, where training crops and scored images start.
+GRID_PERIODS = (8, 16)
 
 
 class PredictedConv(nn.Module):
@@ -103,7 +110,7 @@ class PlainRestorer(nn.Module):
         predicted = HEAD_DEPTH if mode in ("head", *DEFAULT_BASED) else 0
         self.layers = nn.ModuleList()
         for k in range(DEPTH):
-            cin = (3 + (mode == "given")) if k == 0 else WIDTH
+            cin = (3 + (mode in ("given", "grid")) + 4 * len(GRID_PERIODS) * (mode == "grid")) if k == 0 else WIDTH
             cout = 3 if k == DEPTH - 1 else WIDTH
             self.layers.append(PredictedConv(cin, cout) if k >= DEPTH - predicted else nn.Conv2d(cin, cout, 3, padding=1))
         self.gate = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1)) if mode == "gated-default" else None
@@ -118,8 +125,10 @@ class PlainRestorer(nn.Module):
         """``t``: the parameter mapped to [0, 1] over its training range, (N,); ``base``: what the output adds
         to, the input if None."""
         h = x - 0.5
-        if self.mode == "given":
+        if self.mode in ("given", "grid"):
             h = torch.cat([h, t.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[-2:])], 1)
+        if self.mode == "grid":
+            h = torch.cat([h, block_phase(*x.shape[-2:]).expand(len(x), -1, -1, -1)], 1)
         for k, layer in enumerate(self.layers):
             h = layer(h, t) if isinstance(layer, PredictedConv) else layer(h)
             if k < DEPTH - 1:
@@ -127,6 +136,15 @@ class PlainRestorer(nn.Module):
         if base is not None and self.gate is not None:
             base = x + self.gate(t.view(-1, 1)).view(-1, 1, 1, 1) * (base - x)
         return (x if base is None else base) + h
+
+
+def block_phase(height: int, width: int) -> torch.Tensor:
+    """Where each pixel lies in the blocks of :data:`GRID_PERIODS`, counted from the top-left corner: the cosine
+    and sine of its row's and its column's phase in each, (1, 4 * len(GRID_PERIODS), height, width)."""
+    rows, cols = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
+                                indexing="ij")
+    angles = [2 * np.pi * place / period for period in GRID_PERIODS for place in (rows, cols)]
+    return torch.stack([f(a) for a in angles for f in (torch.cos, torch.sin)])[None]
 
 
 def default_outputs(op: str, inputs: torch.Tensor, params: np.ndarray, cdfs: np.ndarray) -> torch.Tensor:
@@ -221,7 +239,7 @@ def main() -> None:
             ["", *table(["restoration", "parameter", "norm", "steps", "minutes", "gain (dB)", "bar"], rows), "",
              "Gains are over the degraded input, scored as `paramops evaluate` scores them; compare "
              "`docs/results.md` for the shipped networks. The plain network is a control "
-             "(`docs/training.md`, twelfth and thirteenth sessions), not a shipped model.", ""],
+             "(`docs/training.md`, twelfth, thirteenth and twenty-seventh sessions), not a shipped model.", ""],
         )
 
     for op, norm, mode in VARIANTS:

@@ -207,3 +207,17 @@ def test_pencil_oracles_score_the_model_with_and_without_each_correction(tmp_pat
     basis = np.random.default_rng(1).normal(size=(30, 30))
     np.testing.assert_allclose(np.vdot(script.with_multiple(error, basis), basis), 0, atol=1e-9)
     assert np.abs(script.with_multiple(3 * basis, basis)).max() < 1e-9
+
+
+def test_plain_restorer_grid_channels_tell_each_place_in_a_jpeg_block(load_script):
+    import torch
+
+    script = load_script("plain_restorer")
+    phase = script.block_phase(33, 40)
+    assert phase.shape == (1, 4 * len(script.GRID_PERIODS), 33, 40) == (1, 8, 33, 40)
+    torch.testing.assert_close(phase[..., :16, :16], phase[..., 16:32, 16:32])
+    assert not torch.allclose(phase[..., :8, :8], phase[..., 8:16, 8:16])  # the 16 px blocks tell these apart
+    places = phase[0, :, :16, :16].reshape(8, -1).T
+    assert len(torch.unique(places.round(decimals=4), dim=0)) == 256
+    net = script.PlainRestorer(False, "grid")
+    assert net(torch.rand(2, 3, 17, 23), torch.rand(2)).shape == (2, 3, 17, 23)

@@ -219,6 +219,14 @@ def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     assert "default-restore-head, the default given such a head over its frozen rest, reaches 0.75 dB" in sr
     deblock = next(line for line in lines if line.startswith("- deblock"))
     assert "within half a decibel of the best model here" in deblock
+    assert " in 1,500 steps" not in sr + deblock
+    # The longest run of each control is cited, and one trained for fewer steps than "given" says how many.
+    runs["f"] = {"op": "deblock", "mode": "given", "norm": "none", "steps": 3000, "gain": 0.91}
+    runs["g"] = {"op": "deblock", "mode": "head", "norm": "none", "steps": 1500, "gain": 0.78}
+    (tmp_path / PLAIN_CONTROL_FILE).write_text(json.dumps(runs))
+    deblock = next(line for line in _bars_section(models, {}, load_diagnostics(tmp_path)) if line.startswith("- deblock"))
+    assert "trained on deblock alone for 3,000 steps (`docs/plain_restorer.md`) gains 0.91 dB given" in deblock
+    assert "0.78 dB in 1,500 steps with the parameter predicting only its last two convs' weights" in deblock
     assert load_diagnostics(tmp_path / "elsewhere") == Diagnostics()
     assert "plain network" not in "".join(_bars_section({"default": default}, {}))
 

@@ -115,11 +115,15 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, hea
     given, steps = runs["given"]
     text = (f" A plain network of eight full-resolution convs trained on {op} alone for {steps:,} steps"
             f" (`docs/plain_restorer.md`) gains {given:.2f} dB given the parameter as an input channel")
+
+    def trained(mode: str) -> str:  # a control trained for another number of steps than ``given`` says so
+        return "" if runs[mode][1] == steps else f" in {runs[mode][1]:,} steps"
+
     if "blind" in runs:
-        text += f", {runs['blind'][0]:.2f} dB blind"
+        text += f", {runs['blind'][0]:.2f} dB blind{trained('blind')}"
     if "head" in runs:
-        text += (f", {runs['head'][0]:.2f} dB with the parameter predicting only its last two convs' weights"
-                 " (a head that cheap tuning would recompute)")
+        text += (f", {runs['head'][0]:.2f} dB{trained('head')} with the parameter predicting only its last two convs'"
+                 " weights (a head that cheap tuning would recompute)")
     if given - best <= 0.5:
         return text + ": within half a decibel of the best model here, so its shape is not what holds this bar back."
     text += ", more than any model here: full-resolution layers that know the parameter are what this bar lacks"
