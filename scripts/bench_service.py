@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from paramops.machine import machine
+
 
 def child(args: list[str]) -> dict:
     """Run this script with ``args`` in a new process; return the JSON it prints."""
@@ -91,11 +93,11 @@ def main() -> None:
         mse = float(np.mean((whole - tiled) ** 2))
         report = {"size": [int(s) for s in size], "op": op, "params": params, **{f"{m}": r for m, r in runs.items()},
                   "psnr_db": float("inf") if mse == 0 else 10 * np.log10(1 / mse),
-                  "max_abs_diff": float(np.abs(whole - tiled).max())}
+                  "max_abs_diff": float(np.abs(whole - tiled).max()), "machine": machine()}
         print(json.dumps(report, indent=2))
         return
     if args.large:
-        print(json.dumps(child(["--mode", "tiled", "--size", "6144", "8192"]), indent=2))
+        print(json.dumps({**child(["--mode", "tiled", "--size", "6144", "8192"]), "machine": machine()}, indent=2))
         return
     from paramops.service import bench
 
