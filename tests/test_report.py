@@ -227,6 +227,12 @@ def test_closing_cites_the_plain_control_per_restoration(tmp_path):
     deblock = next(line for line in _bars_section(models, {}, load_diagnostics(tmp_path)) if line.startswith("- deblock"))
     assert "trained on deblock alone for 3,000 steps (`docs/plain_restorer.md`) gains 0.91 dB given" in deblock
     assert "0.78 dB in 1,500 steps with the parameter predicting only its last two convs' weights" in deblock
+    assert "it passes the bar" not in deblock  # 0.91 dB against a bar of 1
+    runs["f"]["gain"] = 1.02
+    (tmp_path / PLAIN_CONTROL_FILE).write_text(json.dumps(runs))
+    deblock = next(line for line in _bars_section(models, {}, load_diagnostics(tmp_path)) if line.startswith("- deblock"))
+    assert ("not what holds this bar back; trained on this operator alone for that long, it passes the bar."
+            in deblock)
     assert load_diagnostics(tmp_path / "elsewhere") == Diagnostics()
     assert "plain network" not in "".join(_bars_section({"default": default}, {}))
 

@@ -107,9 +107,10 @@ def _band_text(op: str, split: Mapping | None) -> str:
             f" {row['shared'] - row['psnr']:+.2f} dB (luminance), each image's own {row['each'] - row['psnr']:+.2f}.")
 
 
-def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, headed: float | None) -> str:
-    """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches, and
-    ``headed``, what the default given the control's head reaches (None: not measured)."""
+def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, headed: float | None,
+                need: float) -> str:
+    """What the control networks say about ``op``, beside ``best``, the best gain a model here reaches,
+    ``headed``, what the default given the control's head reaches (None: not measured), and ``need``, the bar."""
     if "given" not in runs:
         return ""
     given, steps = runs["given"]
@@ -125,7 +126,9 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, hea
         text += (f", {runs['head'][0]:.2f} dB{trained('head')} with the parameter predicting only its last two convs'"
                  " weights (a head that cheap tuning would recompute)")
     if given - best <= 0.5:
-        return text + ": within half a decibel of the best model here, so its shape is not what holds this bar back."
+        passes = "; trained on this operator alone for that long, it passes the bar" if given >= need else ""
+        return (text + ": within half a decibel of the best model here, so its shape is not what holds this bar back"
+                + passes + ".")
     text += ", more than any model here: full-resolution layers that know the parameter are what this bar lacks"
     if "head" not in runs:
         return text + "."
@@ -201,7 +204,7 @@ def closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
     measured = [(name, value, reason) for name, value, reason in measured if value is not None]
     values = {name: value for name, value, _ in measured}
     control = (_plain_text(bar.op, diagnostics.plain.get(bar.op, {}), max([bar.ours, *values.values()]),
-                           values.get(HEADED))
+                           values.get(HEADED), bar.need)
                if restoration else "")
     better = [(value, name, reason) for name, value, reason in measured if value - bar.ours > 0.5]
     if better:
