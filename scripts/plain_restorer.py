@@ -68,6 +68,8 @@ MODES = {"given": "given", "grid": "given, with the pixel's place in the JPEG's 
          "gated-default": f"predicted weights of the last {HEAD_DEPTH} convs, added to the input plus the default's"
                           " residual times a predicted factor"}
 DEFAULT_BASED = ("on-default", "gated-default")
+# The modes whose network takes the parameter as an input channel.
+PARAMETER_CHANNEL = ("given", "grid")
 # (operator, instance norm, how the parameter reaches the network: a key of MODES)
 VARIANTS = (("sr", False, "given"), ("sr", False, "blind"), ("denoise", False, "given"), ("denoise", False, "blind"),
             ("sr", True, "given"), ("deblock", False, "given"),
@@ -110,7 +112,7 @@ class PlainRestorer(nn.Module):
         predicted = HEAD_DEPTH if mode in ("head", *DEFAULT_BASED) else 0
         self.layers = nn.ModuleList()
         for k in range(DEPTH):
-            cin = (3 + (mode in ("given", "grid")) + 4 * len(GRID_PERIODS) * (mode == "grid")) if k == 0 else WIDTH
+            cin = (3 + (mode in PARAMETER_CHANNEL) + 4 * len(GRID_PERIODS) * (mode == "grid")) if k == 0 else WIDTH
             cout = 3 if k == DEPTH - 1 else WIDTH
             self.layers.append(PredictedConv(cin, cout) if k >= DEPTH - predicted else nn.Conv2d(cin, cout, 3, padding=1))
         self.gate = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1)) if mode == "gated-default" else None
@@ -125,7 +127,7 @@ class PlainRestorer(nn.Module):
         """``t``: the parameter mapped to [0, 1] over its training range, (N,); ``base``: what the output adds
         to, the input if None."""
         h = x - 0.5
-        if self.mode in ("given", "grid"):
+        if self.mode in PARAMETER_CHANNEL:
             h = torch.cat([h, t.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[-2:])], 1)
         if self.mode == "grid":
             h = torch.cat([h, block_phase(*x.shape[-2:]).expand(len(x), -1, -1, -1)], 1)

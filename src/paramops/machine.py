@@ -7,9 +7,9 @@ import platform
 from collections.abc import Sequence
 from importlib import metadata
 
-# Distribution names as pip knows them, and as a reader of docs/ knows them.
-LIBRARY_NAMES = {"torch": "PyTorch", "numpy": "NumPy", "scipy": "SciPy", "scikit-image": "scikit-image",
-                 "opencv-contrib-python-headless": "OpenCV", "napari": "napari", "dask": "Dask"}
+# Distribution names as pip knows them, and as a reader of docs/ knows them, where the two differ.
+LIBRARY_NAMES = {"torch": "PyTorch", "numpy": "NumPy", "scipy": "SciPy", "opencv-contrib-python-headless": "OpenCV",
+                 "dask": "Dask"}
 
 
 def cpu_model() -> str:

@@ -59,6 +59,7 @@ def total_steps(meta: Mapping[str, object]) -> str:
 
 
 def budget_section(models: Mapping[str, ModelScores], configs: Mapping[str, object]) -> list[str]:
+    """The report's training-budget table: each model's network, planned budget (its config) and trained one."""
     rows = []
     for name in list(dict.fromkeys([*models, *configs])):
         entry, config = models.get(name), configs.get(name)

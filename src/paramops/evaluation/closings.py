@@ -142,7 +142,7 @@ def _plain_text(op: str, runs: Mapping[str, tuple[float, int]], best: float, hea
 
 
 def closing(bar: Bar, bars: Sequence[Bar], models: Mapping[str, ModelScores],
-             crops: Mapping[str, CropScore], diagnostics: Diagnostics) -> str:
+            crops: Mapping[str, CropScore], diagnostics: Diagnostics) -> str:
     """What would close a failed bar, from what the other models, the operator on crops and the paper show."""
     default = models["default"]
     if bar.kind == "mean":
