@@ -368,3 +368,5 @@ def test_training_summary_names_a_fine_tunes_start_and_operator_weights():
     assert averaged.endswith(", after 9000 steps (1.00 h) as the mean of the weights of `a`, `b`")
     one = training_summary({**meta, "data": {**meta["data"], "pairs": 9600, "operators": ["pencil"]}})
     assert one.startswith("5000 steps x batch 16 on 9600 pencil pairs of 64 px")
+    own = training_summary({**meta, "tune_only": ["sr", "deblock"]})
+    assert own == plain + ", only the weight-learning network's entries of sr, deblock learning"

@@ -443,6 +443,40 @@ def test_a_field_branch_added_and_trained_alone_changes_pencil_and_nothing_else(
             parse_config({**base, "data": {**base["data"], **data}, "train": {**TINY["train"], **train}})
 
 
+def test_tune_only_trains_its_operators_own_columns_and_changes_nothing_else(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+
+    model = {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2, "detail_hidden": 3,
+             "detail_gate": True, "tone_curve": 4}
+    base = {**TINY, "operators": ["l0", "denoise", "sr"], "model": model, "data": {**TINY["data"], "train": str(photos)}}
+    first = load_model(_trained(parse_config(base), tmp_path, "a"), device="cpu")
+    # l0's pairs are drawn too: its gradient reaches no column that learns.
+    own = parse_config({**base, "name": "own", "train": {**TINY["train"], "lr": 0.05, "tune_only": ["denoise"],
+                                                         "init": str(tmp_path / "a.pt")}})
+    tuned = load_model(_trained(own, tmp_path, "b"), device="cpu")
+    assert tuned.meta["tune_only"] == ["denoise"]
+    state, old = tuned.net.state_dict(), first.net.state_dict()
+    slots = own.encoding().own_slots(["denoise"])  # its indicator and sigma's slot
+    changed = {k for k in state if not torch.equal(state[k], old[k])}
+    assert changed and all(k.startswith("predictor.layers.") and k.endswith(".0.weight") for k in changed)
+    for key in changed:
+        others = [column for column in range(state[key].shape[1]) if column not in slots]
+        assert torch.equal(state[key][:, others], old[key][:, others])
+    photo = np.random.default_rng(0).integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    for op, params in (("l0", {"lam": 0.05}), ("sr", {"scale": 3})):
+        np.testing.assert_array_equal(tuned.apply(photo, op, **params), first.apply(photo, op, **params))
+    assert not np.array_equal(tuned.apply(photo, "denoise", sigma=25), first.apply(photo, "denoise", sigma=25))
+    for train, message in (({"tune_only": ["wls"]}, "names wls, which this run does not train"),
+                           ({"tune_only": ["sr"], "detail_lr": 0.1}, "cannot be set with train.detail_lr")):
+        with pytest.raises(ValueError, match=message):
+            parse_config({**base, "train": {**TINY["train"], **train}})
+    with pytest.raises(ValueError, match="own slots need layout \"onehot\""):
+        _trained(parse_config({**base, "encoding_layout": "code", "train": {**TINY["train"], "tune_only": ["sr"]}}),
+                 tmp_path, "c")
+
+
 def test_an_image_field_added_to_a_field_branch_is_read_by_it_alone(photos, tmp_path):
     import torch
 
@@ -512,10 +546,10 @@ def test_a_part_at_rate_zero_beside_one_that_learns_is_frozen():
     config = parse_config({**TINY, "model": {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2},
                            "train": {**TINY["train"], "lr": 0.0, "detail_lr": 0.01}})
     net = build_model(config.model_config())
-    groups = _parameter_groups(net, config.train)
+    groups = _parameter_groups(net, config)
     branch = {id(p) for name, p in net.named_parameters() if name.startswith(DETAIL_PARAMETERS)}
     assert [g["lr"] for g in groups] == [0.01] and {id(p) for p in groups[0]["params"]} == branch
     assert all(p.requires_grad == (id(p) in branch) for p in net.parameters())
     # All at zero: nothing is frozen (the run leaves the weights as they are, gradients and all).
     still = parse_config({**TINY, "train": {**TINY["train"], "lr": 0.0}})
-    assert [g["lr"] for g in _parameter_groups(build_model(still.model_config()), still.train)] == [0.0]
+    assert [g["lr"] for g in _parameter_groups(build_model(still.model_config()), still)] == [0.0]

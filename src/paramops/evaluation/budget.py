@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from paramops.evaluation.markdown import table
@@ -31,6 +31,11 @@ def network_summary(net: Mapping[str, object]) -> str:
     return f"{net.get('arch')}, width {net.get('width')}{narrowed}{tuned}{extras}"
 
 
+def tuned_only(ops: Sequence[str]) -> str:
+    """What a run with ``train.tune_only`` trained (:mod:`paramops.training.own`), or nothing."""
+    return f", only the weight-learning network's entries of {', '.join(ops)} learning" if ops else ""
+
+
 def training_summary(meta: Mapping[str, object]) -> str:
     """How a checkpoint was trained, from its metadata: steps, batch, pairs, time, device, where it started."""
     data = meta.get("data") or {}
@@ -41,6 +46,7 @@ def training_summary(meta: Mapping[str, object]) -> str:
         f"{meta.get('steps', '?')} steps x batch {meta.get('batch', '?')} on {data.get('pairs', '?')}{only} "
         f"pairs of {data.get('patch', '?')} px from `{data.get('folder', '?')}`{drawn}, "
         f"{float(meta.get('train_seconds', 0)) / 3600:.2f} h on {meta.get('device', '?')}"
+        + tuned_only(meta.get("tune_only") or ())
     )
     start = meta.get("init")
     if start:
@@ -70,6 +76,7 @@ def budget_section(models: Mapping[str, ModelScores], configs: Mapping[str, obje
                 f"of {config.data.patch} px" + (", whole photos for image-context operators"
                                                  if config.data.whole_photo else "")
                 + (f", {', '.join(config.data.operators)} only" if config.data.operators else "")
+                + tuned_only(config.train.tune_only)
             )
         if entry is not None and entry.ok:
             params = sum(t.numel() for t in entry.model.net.parameters())

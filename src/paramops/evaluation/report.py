@@ -150,7 +150,11 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "0.02 dB (`docs/training.md`, twenty-fifth session). Since the twenty-sixth, another round the same way",
             "from that mean (`configs/analysis/default-r8-s6.yaml`, `-s7.yaml`): pencil +0.35, llf_remap +0.18,",
             "style +0.15 dB, the filter mean +0.07, denoising at sigma 25 +0.05, derain -0.15 dB",
-            "(`docs/training.md`, twenty-sixth session).",
+            "(`docs/training.md`, twenty-sixth session). Since the twenty-eighth, the restorations' and then nine",
+            "filters' own entries of the weight-learning network, the columns that read an operator's indicator and",
+            "parameter and no other operator's vector, are tuned with everything else frozen (`train.tune_only`,",
+            "`paramops.training.own`): the filter mean +0.16, style +0.35, wls_enhance +0.31, denoising at sigma 25",
+            "+0.05, derain +0.30 dB, l0 and llf_remap as they were (`docs/training.md`, twenty-eighth session).",
         ]
         lines.append("")
     elif models["default"].ok:

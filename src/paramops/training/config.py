@@ -19,7 +19,9 @@ Example (``configs/default.yaml``)::
             tone_lr: null,        # the tone head's learning rate (model.tone_curve), default lr
             detail_lr: null,      # the detail branch's (model.detail_branch), default lr
             field_lr: null,       # the field branch's (model.field_branch), default lr
-            revive: false}        # draw the branch's never-open channels again at the start
+            revive: false,        # draw the branch's never-open channels again at the start
+            tune_only: []}        # e.g. [denoise, deblock]: only their own entries of the weight-learning
+                                  # network learn, at lr; every other operator's output stays as it was
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class TrainConfig:
     detail_lr: float | None = None
     field_lr: float | None = None
     revive: bool = False
+    tune_only: tuple[str, ...] = ()
 
     def lr_at(self, step: int, base: float | None = None) -> float:
         """The learning rate of the step schedule after ``step`` steps, starting from ``base`` (default ``lr``)."""
@@ -131,6 +134,7 @@ def parse_config(raw: Mapping) -> RunConfig:
         train["op_weights"] = dict(train.get("op_weights") or {})
         if isinstance(train.get("init"), list):
             train["init"] = tuple(train["init"])
+        train["tune_only"] = tuple(train.get("tune_only") or ())
         train = TrainConfig(**train)
     except TypeError as err:
         raise ValueError(f"bad config section: {err}") from None
@@ -151,6 +155,7 @@ def parse_config(raw: Mapping) -> RunConfig:
         raise ValueError(f"train.revive must be true or false, got {train.revive!r}")
     if train.revive and not raw["model"].get("detail_branch"):
         raise ValueError("train.revive is set but the model has no detail branch (model.detail_branch)")
+    _check_tune_only(train, data.operators or ops)
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),
@@ -177,6 +182,19 @@ def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> Non
             raise ValueError(f"train.op_weights names {op!r}, which this run does not train (it trains: {', '.join(ops)})")
         if not isinstance(weight, (int, float)) or not weight > 0:
             raise ValueError(f"train.op_weights[{op!r}] must be a positive number, got {weight!r}")
+
+
+def _check_tune_only(train: TrainConfig, trained: tuple[str, ...]) -> None:
+    if not train.tune_only:
+        return
+    untrained = [op for op in train.tune_only if op not in trained]
+    if untrained:
+        raise ValueError(f"train.tune_only names {', '.join(untrained)}, which this run does not train "
+                         f"(it trains: {', '.join(trained)})")
+    # Everything but the named operators' own entries is frozen: a part's own rate would have nothing to train.
+    parts = [key for key in (*PART_LEARNING_RATES, "revive") if getattr(train, key)]
+    if parts:
+        raise ValueError(f"train.tune_only freezes every part; it cannot be set with train.{', train.'.join(parts)}")
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

@@ -239,14 +239,22 @@ def on_patches(net, x, p, cdfs: np.ndarray):
     return net(x, p)
 
 
-def _parameter_groups(net, tc) -> list[dict]:
+def _parameter_groups(net, config: RunConfig) -> list[dict]:
     """Adam's parameter groups: the tone head's at ``train.tone_lr``, the detail branch's at
-    ``train.detail_lr`` and the field branch's at ``train.field_lr`` when set, everything else at ``train.lr``.
+    ``train.detail_lr`` and the field branch's at ``train.field_lr`` when set, everything else at ``train.lr``;
+    with ``train.tune_only``, those operators' own entries of the weight-learning network alone
+    (:mod:`paramops.training.own`).
 
     A group at rate 0 beside one that learns is frozen: its parameters leave
     the optimiser and get no gradients, so a run that trains one part alone
     does not pay for the backward pass through the rest.
     """
+    tc = config.train
+    if tc.tune_only:
+        from paramops.training.own import own_columns
+
+        slots = config.encoding().own_slots(tc.tune_only)
+        return [{"params": own_columns(net, tc.tune_only, slots), "lr": tc.lr}]
     parts = [(PART_PARAMETERS[key], getattr(tc, key)) for key in PART_LEARNING_RATES if getattr(tc, key) is not None]
     groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
               for prefixes, lr in parts]
@@ -333,7 +341,7 @@ def train(
         if tc.revive:
             revived = _revive(net, data, tc.seed)
     net = net.to(dev)
-    groups = _parameter_groups(net, tc)
+    groups = _parameter_groups(net, config)
     base_rates = [group["lr"] for group in groups]  # the schedule rewrites the groups' own
     optimiser = torch.optim.Adam(groups)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(tc.milestones), gamma=tc.gamma)
@@ -420,6 +428,8 @@ def train(
         meta["op_weights"] = dict(tc.op_weights)
     if tc.revive:
         meta["revive"] = True
+    if tc.tune_only:
+        meta["tune_only"] = list(tc.tune_only)
     for key in PART_LEARNING_RATES:
         if getattr(tc, key) is not None:
             meta[key] = getattr(tc, key)
