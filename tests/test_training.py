@@ -468,7 +468,7 @@ def test_tune_only_trains_its_operators_own_columns_and_changes_nothing_else(pho
     for op, params in (("l0", {"lam": 0.05}), ("sr", {"scale": 3})):
         np.testing.assert_array_equal(tuned.apply(photo, op, **params), first.apply(photo, op, **params))
     assert not np.array_equal(tuned.apply(photo, "denoise", sigma=25), first.apply(photo, "denoise", sigma=25))
-    for train, message in (({"tune_only": ["wls"]}, "names wls, which this run does not train"),
+    for train, message in (({"tune_only": ["wls"]}, "names 'wls', which this run does not train"),
                            ({"tune_only": ["sr"], "detail_lr": 0.1}, "cannot be set with train.detail_lr")):
         with pytest.raises(ValueError, match=message):
             parse_config({**base, "train": {**TINY["train"], **train}})

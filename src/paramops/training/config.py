@@ -27,7 +27,7 @@ Example (``configs/default.yaml``)::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,10 +176,17 @@ def _check_init(init: object) -> None:
         raise ValueError(f"train.init must be a model name or checkpoint path, or a non-empty list of them, got {init!r}")
 
 
+def _check_trained(key: str, named: Sequence[str], ops: tuple[str, ...]) -> None:
+    """Raise if ``train.<key>`` names operators that this run, training ``ops``, does not train."""
+    untrained = [op for op in named if op not in ops]
+    if untrained:
+        raise ValueError(f"train.{key} names {', '.join(map(repr, untrained))}, which this run does not train "
+                         f"(it trains: {', '.join(ops)})")
+
+
 def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> None:
+    _check_trained("op_weights", list(weights), ops)
     for op, weight in weights.items():
-        if op not in ops:
-            raise ValueError(f"train.op_weights names {op!r}, which this run does not train (it trains: {', '.join(ops)})")
         if not isinstance(weight, (int, float)) or not weight > 0:
             raise ValueError(f"train.op_weights[{op!r}] must be a positive number, got {weight!r}")
 
@@ -187,10 +194,7 @@ def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> Non
 def _check_tune_only(train: TrainConfig, trained: tuple[str, ...]) -> None:
     if not train.tune_only:
         return
-    untrained = [op for op in train.tune_only if op not in trained]
-    if untrained:
-        raise ValueError(f"train.tune_only names {', '.join(untrained)}, which this run does not train "
-                         f"(it trains: {', '.join(trained)})")
+    _check_trained("tune_only", train.tune_only, trained)
     # Everything but the named operators' own entries is frozen: a part's own rate would have nothing to train.
     parts = [key for key in (*PART_LEARNING_RATES, "revive") if getattr(train, key)]
     if parts:
