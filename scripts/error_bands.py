@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from paramops.evaluation.diagnostics import band_gains_file
-from paramops.evaluation.evaluate import cached_reference, test_points
+from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
+from paramops.evaluation.protocol import test_points
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.laplacian import collapse, laplacian_pyramid, luminance, pyramid_depth

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from paramops.evaluation.evaluate import cached_reference, test_points
+from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
+from paramops.evaluation.protocol import test_points
 from paramops.image import to_working
 from paramops.io import read_image
 from paramops.models.tone import LEVELS, luminance_cdf, luminance_levels

@@ -1,4 +1,4 @@
-"""Scoring: through the model service, equal to running the network directly, and cached by weights and code."""
+"""Scoring: through the model service, equal to running the network directly, and cached by weights and function."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from paramops.evaluation import evaluate as scoring
+from paramops.evaluation import score_cache
 from paramops.evaluation.metrics import psnr
 
 
@@ -82,18 +83,39 @@ def test_scores_are_cached_per_weights(setup, monkeypatch):
         scoring.evaluate(model, folder, points=points, progress=False)
 
 
-def test_scores_are_cached_per_code_that_runs_the_weights(setup, monkeypatch):
+def test_scores_outlive_an_edit_that_moves_no_output_and_not_one_that_does(setup, monkeypatch):
+    from paramops.service import ModelService
+    from paramops.training.pairs import cache_dir
+
     folder, model = setup
-    points = {"l0": [("lam", 0.02)]}
-    scoring.evaluate(model, folder, points=points, progress=False)
+    points = {"l0": [("lam", 0.02)], "denoise": [("sigma", 25.0)]}
+    first = scoring.evaluate(model, folder, points=points, progress=False)
 
     def fail(*args, **kwargs):
         raise AssertionError("scored again")
 
     monkeypatch.setattr(scoring, "_score", fail)
-    monkeypatch.setattr(scoring, "code_digest", lambda: "0" * 64)  # as after an edit of the network code
+    monkeypatch.setattr(score_cache, "code_digest", lambda: "0" * 64)  # as after an edit of the network code
+    assert scoring.evaluate(model, folder, points=points, progress=False) == first
+    assert len(list((cache_dir() / "scores" / "functions").iterdir())) == 2  # the probe ran again, for the new code
+
+    render, apply = ModelService.render, ModelService.apply
+    monkeypatch.setattr(ModelService, "render", lambda *a, **k: render(*a, **k) * 0.999)
+    monkeypatch.setattr(ModelService, "apply", lambda *a, **k: apply(*a, **k) * 0.999)
+    monkeypatch.setattr(score_cache, "code_digest", lambda: "1" * 64)  # an edit that moves the outputs
     with pytest.raises(AssertionError, match="scored again"):
         scoring.evaluate(model, folder, points=points, progress=False)
+
+
+def test_the_function_digest_sees_the_metrics_which_no_output_shows(setup, monkeypatch):
+    from pathlib import Path
+
+    _, model = setup
+    digest = score_cache.function_digest(model)
+    assert score_cache.function_digest(model) == digest
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: b"edited" if self.name == "metrics.py" else real_read(self))
+    assert score_cache.function_digest(model) != digest
 
 
 def test_the_code_digest_covers_the_network_and_service_source():
@@ -102,9 +124,9 @@ def test_the_code_digest_covers_the_network_and_service_source():
     import paramops
 
     root = Path(paramops.__file__).parent
-    covered = {p for pattern in scoring.SCORED_BY for p in root.glob(pattern)}
+    covered = {p for pattern in score_cache.SCORED_BY for p in root.glob(pattern)}
     assert root / "models" / "windows.py" in covered and root / "service" / "head.py" in covered
-    assert len(scoring.code_digest()) == 64
+    assert len(score_cache.code_digest()) == 64
 
 
 def test_the_code_digest_leaves_out_the_timings(monkeypatch):
@@ -113,10 +135,10 @@ def test_the_code_digest_leaves_out_the_timings(monkeypatch):
     import paramops
 
     root = Path(paramops.__file__).parent
-    digest = scoring.code_digest()
+    digest = score_cache.code_digest()
     real_read = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: b"edited" if self.name == "bench.py" else real_read(self))
-    assert scoring.code_digest() == digest
+    assert score_cache.code_digest() == digest
     monkeypatch.setattr(Path, "read_bytes", lambda self: b"edited" if self.name == "head.py" else real_read(self))
-    assert scoring.code_digest() != digest
+    assert score_cache.code_digest() != digest
     assert (root / "service" / "bench.py").is_file()

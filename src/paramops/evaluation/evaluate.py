@@ -8,7 +8,9 @@ do-nothing baseline.
 
 Reference outputs of whole images are slow, so they are cached on disk next to
 the training pairs; so are the scores, under digests of the model's weights
-and of the code that runs it, so a report re-run scores only what changed. The network runs through a
+and of the function the code computes from them
+(:mod:`paramops.evaluation.score_cache`), so a report re-run scores only
+what changed. The network runs through a
 :class:`~paramops.service.ModelService`: a TunableNet's trunk runs once per
 image and only its head once per parameter value, as in the plugin.
 """
@@ -20,13 +22,13 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from paramops.evaluation.metrics import psnr, ssim
+from paramops.evaluation.protocol import CLEAN, is_restoration, scored_output, test_points
+from paramops.evaluation.score_cache import ScoreCache
 from paramops.operators.reference import reference
-from paramops.operators.registry import get_operator
 from paramops.training.pairs import cache_dir, list_images
 
 
@@ -40,16 +42,6 @@ class Score:
     ssim: float
     input_psnr: float | None = None
     input_ssim: float | None = None
-
-
-def test_points(op: str) -> list[tuple[str | None, float | None]]:
-    """The paper's test values of ``op``'s first parameter, or one point for fixed-effect operators."""
-    spec = get_operator(op)
-    if not spec.params:
-        return [(None, None)]
-    first = spec.params[0]
-    values = first.test_values or (first.default,)
-    return [(first.name, float(v)) for v in values]
 
 
 def cached_reference(image: np.ndarray, name: str, op: str, params: dict, seed: int) -> np.ndarray:
@@ -114,90 +106,27 @@ def evaluate(
                     if clean is None:
                         clean = read_image(path)
                         if not self_ensemble:
-                            service.prepare("clean", clean)
+                            service.prepare(CLEAN, clean)
                     cache[key] = _score(service, clean, path.name, seed, op, name, value, self_ensemble)
                 scores.append(Score(op, name, value, path.name, **cache[key]))
                 bar.update(1)
-            service.release("clean")
+            service.release(CLEAN)
             cache.save()
     return scores
 
 
 def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str | None, value,
            self_ensemble: bool) -> dict:
-    """PSNR/SSIM of the network as ``op`` on one image (and of the degraded input, for restoration).
-
-    One pass renders from the trunk prepared as ``"clean"``; a self-ensemble runs the whole network eight times.
-    """
+    """PSNR/SSIM of the network as ``op`` on one image (and of the degraded input, for restoration)."""
     params = {} if name is None else {name: value}
     truth = cached_reference(clean, image, op, params, seed)
-    restoration = get_operator(op).family == "restoration"
-    if self_ensemble:
-        result = service.apply(truth if restoration else clean, op, self_ensemble=True, **params)
-    elif restoration:
-        service.prepare("degraded", truth)
-        result = service.render("degraded", op, **params)
-        service.release("degraded")
-    else:
-        result = service.render("clean", op, **params)
-    if not restoration:
+    if not is_restoration(op):
+        result = scored_output(service, clean, op, params, self_ensemble=self_ensemble)
         return {"psnr": psnr(result, truth), "ssim": ssim(result, truth)}
     degraded = truth
+    result = scored_output(service, degraded, op, params, self_ensemble=self_ensemble)
     return {"psnr": psnr(result, clean), "ssim": ssim(result, clean),
             "input_psnr": psnr(degraded, clean), "input_ssim": ssim(degraded, clean)}
-
-
-# The source that turns weights into scores: the networks, the service that runs them, the image
-# conventions and the metrics. Scores of the same weights run by other code are not reused.
-SCORED_BY = ("models/*.py", "service/*.py", "image.py", "evaluation/metrics.py")
-# Matched above but never run by a score: the service's timings.
-NOT_SCORING = ("service/bench.py",)
-
-
-def code_digest() -> str:
-    """A digest of the :data:`SCORED_BY` source files (less :data:`NOT_SCORING`) of the installed package."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    skipped = {root / name for name in NOT_SCORING}
-    for path in sorted(p for pattern in SCORED_BY for p in root.glob(pattern) if p not in skipped):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-class ScoreCache:
-    """Scores of one model's weights, on disk under ``<cache>/scores/<weights digest>-<code digest>.json``."""
-
-    def __init__(self, model) -> None:
-        from paramops.models.checkpoint import weights_digest
-
-        name = f"{weights_digest(model.net, model.encoding)[:24]}-{code_digest()[:12]}.json"
-        self.path = cache_dir() / "scores" / name
-        self.scores = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.dirty = False
-
-    @staticmethod
-    def _key(key: tuple) -> str:
-        return json.dumps(key)
-
-    def __contains__(self, key: tuple) -> bool:
-        return self._key(key) in self.scores
-
-    def __getitem__(self, key: tuple) -> dict:
-        return self.scores[self._key(key)]
-
-    def __setitem__(self, key: tuple, value: dict) -> None:
-        self.scores[self._key(key)] = value
-        self.dirty = True
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.scores))
-        os.replace(tmp, self.path)
-        self.dirty = False
 
 
 def summarise(scores: Iterable[Score]) -> list[dict]:

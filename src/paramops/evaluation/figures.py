@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.evaluate import cached_reference, test_points
+from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.metrics import psnr
+from paramops.evaluation.protocol import test_points
 from paramops.operators.registry import get_operator
 
 CELL = 192  # side of the square crop, px

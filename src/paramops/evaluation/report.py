@@ -37,9 +37,10 @@ from paramops.evaluation.bars import quality_bars
 from paramops.evaluation.budget import budget_section
 from paramops.evaluation.closings import CropScore, closing, crop_scores, ensembled_closing
 from paramops.evaluation.diagnostics import Diagnostics, load_diagnostics
-from paramops.evaluation.evaluate import format_table, test_points
+from paramops.evaluation.evaluate import format_table
 from paramops.evaluation.figures import CELL, write_figures
 from paramops.evaluation.markdown import db, generated_header, table
+from paramops.evaluation.protocol import test_points
 from paramops.evaluation.scores import ANALYSIS, ONE_OPERATOR, SHIPPED, ModelScores, gain, load_models, score_model
 from paramops.machine import machine_line, torch_runtime
 from paramops.operators.registry import OPERATORS, get_operator, operators

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.evaluate import evaluate, summarise, test_points
+from paramops.evaluation.evaluate import evaluate, summarise
 from paramops.evaluation.markdown import db
+from paramops.evaluation.protocol import test_points
 from paramops.operators.registry import operators
 
 # The shipped models, in the order the budget table lists them.

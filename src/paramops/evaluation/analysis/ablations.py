@@ -23,7 +23,7 @@ from paramops.evaluation.analysis.context import (
     table,
 )
 from paramops.evaluation.analysis.head_cost import head_cost
-from paramops.evaluation.evaluate import test_points
+from paramops.evaluation.protocol import test_points
 from paramops.evaluation.report import unseen_lams, unseen_points
 from paramops.operators.registry import get_operator
 

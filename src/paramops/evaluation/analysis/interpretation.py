@@ -10,7 +10,7 @@ from paramops.evaluation.analysis.context import NOT_TRAINED, Context, models_no
 from paramops.evaluation.analysis.erf import POINT_KINDS, edge_points, edge_strength, input_gradient, receptive_field
 from paramops.evaluation.analysis.multipath import check_multipath, path_kernels
 from paramops.evaluation.analysis.weight_stats import compare_weights, conv_weights
-from paramops.evaluation.evaluate import test_points
+from paramops.evaluation.protocol import test_points
 from paramops.operators.registry import get_operator
 
 ERF_MODEL = "decoupled-l0"
