@@ -107,15 +107,33 @@ def test_scores_outlive_an_edit_that_moves_no_output_and_not_one_that_does(setup
         scoring.evaluate(model, folder, points=points, progress=False)
 
 
-def test_the_function_digest_sees_the_metrics_which_no_output_shows(setup, monkeypatch):
+def test_an_operator_keeps_its_scores_when_only_another_operators_function_changes(setup, monkeypatch):
+    import torch
+
+    folder, model = setup
+    points = {"l0": [("lam", 0.02)], "denoise": [("sigma", 25.0)]}
+    first = {s.op: s for s in scoring.evaluate(model, folder, points=points, progress=False)}
+    scored = []
+    monkeypatch.setattr(scoring, "_score", lambda *args: scored.append(args[4]) or {
+        "psnr": 0.0, "ssim": 0.0, "input_psnr": 0.0, "input_ssim": 0.0})
+    with torch.no_grad():  # denoise's own entries of the weight-learning network, as train.tune_only moves them
+        for stack in model.net.predictor.layers.values():
+            stack[0].weight[:, model.encoding.own_slots(["denoise"])] += 0.1
+    again = {s.op: s for s in scoring.evaluate(model, folder, points=points, progress=False)}
+    assert scored == ["denoise"] and again["l0"] == first["l0"]
+
+
+def test_the_function_digests_see_the_metrics_which_no_output_shows(setup, monkeypatch):
     from pathlib import Path
 
     _, model = setup
-    digest = score_cache.function_digest(model)
-    assert score_cache.function_digest(model) == digest
+    digests = score_cache.function_digests(model)
+    assert score_cache.function_digests(model) == digests and set(digests) == {"l0", "denoise"}
+    assert digests["l0"] != digests["denoise"]
     real_read = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: b"edited" if self.name == "metrics.py" else real_read(self))
-    assert score_cache.function_digest(model) != digest
+    edited = score_cache.function_digests(model)
+    assert all(edited[op] != digests[op] for op in digests)
 
 
 def test_the_code_digest_covers_the_network_and_service_source():

@@ -102,13 +102,15 @@ def evaluate(
             clean = None
             for op, name, value in jobs:
                 key = (path.name, seed, op, name, value, *(("self_ensemble",) if self_ensemble else ()))
-                if key not in cache:
+                score = cache.lookup(op, key)
+                if score is None:
                     if clean is None:
                         clean = read_image(path)
                         if not self_ensemble:
                             service.prepare(CLEAN, clean)
-                    cache[key] = _score(service, clean, path.name, seed, op, name, value, self_ensemble)
-                scores.append(Score(op, name, value, path.name, **cache[key]))
+                    score = _score(service, clean, path.name, seed, op, name, value, self_ensemble)
+                    cache.store(op, key, score)
+                scores.append(Score(op, name, value, path.name, **score))
                 bar.update(1)
             service.release(CLEAN)
             cache.save()

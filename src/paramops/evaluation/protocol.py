@@ -1,7 +1,7 @@
 """The scoring protocol: the parameter points an operator is scored at, and the network output a score reads.
 
 Both :func:`~paramops.evaluation.evaluate.evaluate` and the score cache's
-probe (:func:`~paramops.evaluation.score_cache.function_digest`) render
+probe (:func:`~paramops.evaluation.score_cache.function_digests`) render
 through :func:`scored_output`, so the probe sees the outputs the scores are
 made of.
 """

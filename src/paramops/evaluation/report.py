@@ -66,8 +66,8 @@ def _header(data: Path, chosen: Sequence[Path], n_total: int, models: Mapping[st
         limited = f"{n_images} of its {n_total} images ({names}; see the command above)"
     evaluated = ", ".join(f"{m.name} {_duration(m.seconds)}" for m in models.values() if m.ok)
     timing = (f"{evaluated}. Reference outputs are cached on disk, and so are the scores of the same weights"
-              " run by the same code, which a rerun reads instead of computing: it can take 0 s." if evaluated
-              else "none.")
+              " run by code that computes the same outputs from them (`paramops.evaluation.score_cache`), which a"
+              " rerun reads instead of computing: it can take 0 s." if evaluated else "none.")
     lines = [
         *generated_header("Results", command, [
             f"Validation set: `{data.name}/`, {limited}. Scores are means over images of PSNR (dB) and SSIM,\n"
@@ -140,7 +140,7 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
             "eighteenth session's default, llf_remap +1.08, pencil +1.37, style +0.79 dB (`docs/training.md`,",
             "nineteenth and twentieth sessions). Since the twenty-second, pencil's paper texture, laid where each",
             "pixel lies, is read by a field branch of its own, trained on pencil's pairs alone with the rest frozen",
-            "and read out through a map that is zero for every other operator (`paramops.models.field_branch`):",
+            "and read out through a map that is zero for every other operator (`paramops.models.own_branches`):",
             "pencil +2.99 dB, every other score as it was (`docs/training.md`, twenty-second session). Since the",
             "twenty-fourth, that branch also reads pencil's image field, the edge map scaled by the range of its",
             "strokes over the whole image, which no window sees (`paramops.operators.fields`): pencil +0.31 dB",

@@ -1,27 +1,29 @@
-"""Scores kept on disk, under the model's weights and what the code that runs them makes of them.
+"""Scores kept on disk, under what the code computes from a model's weights, operator by operator.
 
 A score depends on the weights and on the code that turns them into an
 output and a number: the networks, the service, the image conventions and
-the metrics. Keying scores by a digest of that source (:func:`code_digest`)
-throws every cached score away at any edit, one that changes no output
-included, and rescoring every model of the report takes hours on two cores.
-So scores are keyed by the *function* the code computes from the weights
-(:func:`function_digest`): the exact bytes of the model's outputs on probe
-images through the path the scores take
-(:func:`~paramops.evaluation.protocol.scored_output`), in one pass for every
-operator it covers at every test point and self-ensembled at each
-operator's first, and the source of the image conventions and the metrics,
-which outputs do not show. An edit that leaves every probe output bit for
-bit as it was keeps the scores; one that moves any of them scores again.
+the metrics. Keying scores by a digest of the weights and of that source
+(:func:`code_digest`) throws every cached score away at any edit, one that
+changes no output included, and rescoring every model of the report takes
+hours on two cores. So scores are keyed by the *function* the code computes
+from the weights as each operator (:func:`function_digests`): the exact
+bytes of the model's outputs as that operator on probe images, through the
+path the scores take (:func:`~paramops.evaluation.protocol.scored_output`),
+in one pass at every test point and self-ensembled at the first, with the
+source of the image conventions and the metrics, which outputs do not show.
+An edit that leaves every probe output bit for bit as it was keeps the
+scores; one that moves any of them scores again. Two models that compute
+the same function as an operator share its scores: a run that tunes some
+operators alone (``train.tune_only``) leaves every other operator's
+function, and its scores, as they were.
 
 The probes are an RGB photo larger than a norm window and a grey one
 smaller, neither square nor a multiple of 8 px. They take the paths the
 validation photos take: whole-image trunks (a model without norm windows
 streams the trunk only for images over the service's ``tile_pixels``, which
-on a machine of this one's memory no validation photo is). A function
-digest is computed once per weights and code (about 15 s for the default),
-on one thread: the bytes of a convolution's sum may depend on how it is
-split.
+on a machine of this one's memory no validation photo is). The digests are
+computed once per weights and code (about 15 s for the default), on one
+thread: the bytes of a convolution's sum may depend on how it is split.
 """
 
 from __future__ import annotations
@@ -74,15 +76,19 @@ def probe_images() -> list[np.ndarray]:
     return [data.astronaut()[100:170, 170:260], data.camera()[200:242, 220:274]]
 
 
-def function_digest(model) -> str:
-    """A digest of what the installed code computes from ``model``'s weights, as scores see it (module doc)."""
+def function_digests(model) -> dict[str, str]:
+    """Per operator ``model`` covers, a digest of what the installed code computes from its weights as that
+    operator, as scores see it (module doc)."""
     import torch
 
     from paramops.operators.reference import reference
     from paramops.service import ModelService
 
-    digest = hashlib.sha256()
-    _hash_files(digest, _source(UNSEEN_BY_PROBE))
+    unseen = hashlib.sha256()
+    _hash_files(unseen, _source(UNSEEN_BY_PROBE))
+    digests = {op: unseen.copy() for op in model.operators}
+    for op, digest in digests.items():
+        digest.update(op.encode())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     service = ModelService(model)
@@ -96,56 +102,58 @@ def function_digest(model) -> str:
                     # The ensemble runs the one-pass network's code eight times: once per operator shows it.
                     for self_ensemble in (False, True)[: 2 if k == 0 else 1]:
                         out = scored_output(service, given, op, params, self_ensemble=self_ensemble)
-                        digest.update(np.ascontiguousarray(out).tobytes())
+                        digests[op].update(np.ascontiguousarray(out).tobytes())
             service.release(CLEAN)
     finally:
         service.clear()
         torch.set_num_threads(threads)
-    return digest.hexdigest()
+    return {op: digest.hexdigest() for op, digest in digests.items()}
 
 
 class ScoreCache:
-    """Scores of one model, on disk under ``<cache>/scores/<weights digest>-<function digest>.json``.
+    """Scores of one model, per operator, on disk under ``<cache>/scores/<operator>-<function digest>.json``.
 
-    Function digests are kept under ``<cache>/scores/functions/<weights digest>-<code digest>``.
+    Models that compute the same function as an operator share its scores:
+    a run that tunes one operator alone (``train.tune_only``) scores that
+    one again and no other. Function digests are kept under
+    ``<cache>/scores/functions/<weights digest>-<code digest>.json``.
     """
 
     def __init__(self, model) -> None:
         from paramops.models.checkpoint import weights_digest
 
-        weights = weights_digest(model.net, model.encoding)[:24]
-        self.path = cache_dir() / "scores" / f"{weights}-{_cached_function_digest(model, weights)[:12]}.json"
-        self.scores = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.dirty = False
+        self.digests = _cached_function_digests(model, weights_digest(model.net, model.encoding)[:24])
+        self.files: dict[str, tuple[Path, dict]] = {}
+        self.dirty: set[str] = set()
 
-    @staticmethod
-    def _key(key: tuple) -> str:
-        return json.dumps(key)
+    def _scores(self, op: str) -> dict:
+        if op not in self.files:
+            path = cache_dir() / "scores" / f"{op}-{self.digests[op][:24]}.json"
+            self.files[op] = path, json.loads(path.read_text()) if path.exists() else {}
+        return self.files[op][1]
 
-    def __contains__(self, key: tuple) -> bool:
-        return self._key(key) in self.scores
+    def lookup(self, op: str, key: tuple) -> dict | None:
+        """The scores of ``op`` under ``key`` (image, seed, operator, parameter, value, ...), or None."""
+        return self._scores(op).get(json.dumps(key))
 
-    def __getitem__(self, key: tuple) -> dict:
-        return self.scores[self._key(key)]
-
-    def __setitem__(self, key: tuple, value: dict) -> None:
-        self.scores[self._key(key)] = value
-        self.dirty = True
+    def store(self, op: str, key: tuple, value: dict) -> None:
+        self._scores(op)[json.dumps(key)] = value
+        self.dirty.add(op)
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        _write(self.path, json.dumps(self.scores))
-        self.dirty = False
+        for op in sorted(self.dirty):
+            path, scores = self.files[op]
+            _write(path, json.dumps(scores))
+        self.dirty.clear()
 
 
-def _cached_function_digest(model, weights: str) -> str:
-    path = cache_dir() / "scores" / "functions" / f"{weights}-{code_digest()[:12]}"
+def _cached_function_digests(model, weights: str) -> dict[str, str]:
+    path = cache_dir() / "scores" / "functions" / f"{weights}-{code_digest()[:12]}.json"
     if path.exists():
-        return path.read_text()
-    digest = function_digest(model)
-    _write(path, digest)
-    return digest
+        return json.loads(path.read_text())
+    digests = function_digests(model)
+    _write(path, json.dumps(digests))
+    return digests
 
 
 def _write(path: Path, text: str) -> None:
