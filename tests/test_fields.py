@@ -211,15 +211,36 @@ def test_no_gradient_reaches_the_field_branch_from_other_operators(photo):
     assert net.convs["conv1"].grad.any()
 
 
-def test_field_branch_options_are_checked():
+def test_an_own_branch_beside_the_field_branch_changes_its_operators_alone(photo):
+    slots = ParamEncoding(OPS, layout="onehot").own_slots(["deblock"])
+    model = field_branched(own_branch=2, own_width=2, own_slots=slots)
+    without = field_branched(own_branch=2, own_width=2, own_slots=slots)
+    with torch.no_grad():
+        model.net.own_readout.map.weight.normal_(0.0, 0.3)
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+    for op in OPS:
+        p = torch.from_numpy(model.encoding.encode(op, {}))[None]
+        with torch.no_grad():
+            ours, theirs = model.net(x, p), without.net(x, p)
+        assert torch.equal(ours, theirs) != (op == "deblock"), op
+    # Each readout reads its own branch's channels, window by window in the service's head as in the network.
+    for op in ("deblock", "pencil", "l0"):
+        rendered = ModelService(model).apply(photo.astype(np.float32) / 255, op)
+        np.testing.assert_allclose(rendered, model.apply(photo.astype(np.float32) / 255, op), atol=1e-5)
+
+
+@pytest.mark.parametrize("prefix", ["field", "own"])
+def test_branch_options_are_checked(prefix):
     base = {"arch": "tunable", "param_dim": 16, "residual": True, "tuned": "conv", "norm_windows": [32, 16],
-            "detail_branch": 2, "fields": [FIELD], "field_branch": 2, "field_slots": [10]}
+            "detail_branch": 2, "fields": [FIELD], f"{prefix}_branch": 2, f"{prefix}_slots": [10]}
     build_model(base)
-    for change, message in (({"fields": []}, "field_branch needs fields"),
-                            ({"detail_branch": 0}, "field_branch needs detail_branch"),
-                            ({"field_slots": []}, "field_slots must be distinct entries"),
-                            ({"field_slots": [16]}, r"entries of the parameter vector \(0 to 15\)"),
-                            ({"field_width": 0}, "field_width is the field branch's channels"),
-                            ({"field_branch": 0}, "field_slots needs field_branch")):
+    for change, message in (({"detail_branch": 0}, f"{prefix}_branch needs detail_branch"),
+                            ({f"{prefix}_slots": []}, f"{prefix}_slots must be distinct entries"),
+                            ({f"{prefix}_slots": [16]}, r"entries of the parameter vector \(0 to 15\)"),
+                            ({f"{prefix}_width": 0}, f"{prefix}_width is the {prefix} branch's channels"),
+                            ({f"{prefix}_branch": 0}, f"{prefix}_slots needs {prefix}_branch")):
         with pytest.raises(ValueError, match=message):
             build_model({**base, **change})
+    if prefix == "field":
+        with pytest.raises(ValueError, match="field_branch needs fields"):
+            build_model({**base, "fields": []})

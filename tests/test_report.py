@@ -274,6 +274,8 @@ def test_network_summary_names_what_sets_a_network_apart():
     assert network_summary(fielded).endswith("readout 32 wide), fields (pencil_paper)")
     assert network_summary({**fielded, "field_branch": 5, "field_width": 24}).endswith(
         "fields (pencil_paper) read by a field branch (5 convs 24 wide)")
+    assert network_summary({**detail, "own_branch": 8, "own_width": 32}).endswith(
+        "readout 32 wide), an own branch (8 convs 32 wide)")
 
 
 def test_failed_whole_image_filters_are_measured_on_training_crops():

@@ -477,6 +477,37 @@ def test_tune_only_trains_its_operators_own_columns_and_changes_nothing_else(pho
                  tmp_path, "c")
 
 
+def test_an_own_branch_added_and_tuned_with_its_operator_changes_it_and_nothing_else(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+    from paramops.training.loop import OWN_PARAMETERS
+
+    model = {**TINY["model"], "norm_windows": [32, 16], "detail_branch": 2, "detail_gate": True}
+    base = {**TINY, "operators": ["l0", "denoise", "sr"], "model": model, "data": {**TINY["data"], "train": str(photos)}}
+    first = load_model(_trained(parse_config(base), tmp_path, "a"), device="cpu")
+    branched = {**base, "name": "own", "model": {**model, "own_branch": 2, "own_width": 3, "own_operators": ["sr"]},
+                "train": {**TINY["train"], "lr": 0.05, "own_lr": 0.05, "tune_only": ["sr"], "init": str(tmp_path / "a.pt")}}
+    config = parse_config(branched)
+    assert config.model_config()["own_slots"] == config.encoding().own_slots(["sr"])
+    assert "own_operators" not in config.model_config()
+    tuned = load_model(_trained(config, tmp_path, "b"), device="cpu")
+    state, old = tuned.net.state_dict(), first.net.state_dict()
+    assert {k for k in state if k not in old} == {k for k in state if k.startswith(OWN_PARAMETERS)}
+    assert state["own_readout.map.weight"].abs().max() > 0
+    photo = np.random.default_rng(0).integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    for op, params in (("l0", {"lam": 0.05}), ("denoise", {"sigma": 25})):
+        np.testing.assert_array_equal(tuned.apply(photo, op, **params), first.apply(photo, op, **params))
+    assert not np.array_equal(tuned.apply(photo, "sr", scale=3), first.apply(photo, "sr", scale=3))
+    for model_change, train, message in (
+            ({"own_operators": []}, {}, "model.own_branch needs model.own_operators"),
+            ({"own_branch": 0}, {"own_lr": None}, "the model has none"),
+            ({"own_operators": ["sr", "denoise"]}, {}, r"which 'denoise' read too; tune_only must name them")):
+        with pytest.raises(ValueError, match=message):
+            parse_config({**branched, "model": {**branched["model"], **model_change},
+                          "train": {**branched["train"], **train}}).model_config()
+
+
 def test_an_image_field_added_to_a_field_branch_is_read_by_it_alone(photos, tmp_path):
     import torch
 

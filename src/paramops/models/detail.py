@@ -43,8 +43,8 @@ import torch
 import torch.nn as nn
 
 from paramops.models.base import IMAGE_CHANNELS, INPUT_CHANNELS, RELU, Conv, Op, he_std, run_ops
-from paramops.models.field_branch import FIELD_READOUT
 from paramops.models.layers import conv
+from paramops.models.own_branches import SLOT_BRANCHES
 from paramops.models.predictor import Target
 from paramops.models.tone import COLOR, CURVE
 
@@ -72,14 +72,15 @@ class Readout(NamedTuple):
     """The predicted readout: ``out`` (B, 3, C', 3, 3); with a hidden layer, ``hidden`` (B, C', C, 3, 3) and
     ``hidden_bias`` (B, C') before it, C' the hidden channels (``out`` reads C channels without).
 
-    With a field branch (:mod:`paramops.models.field_branch`), ``field`` (B, 3, F, 3, 3) reads the F
-    channels of its features, which follow the C of the detail branch's.
+    With branches only some operators read (:mod:`paramops.models.own_branches`), ``slots`` holds each
+    one's readout (B, 3, F, 3, 3), in order: each reads the F channels of its features, which follow the C
+    of the detail branch's.
     """
 
     out: torch.Tensor
     hidden: torch.Tensor | None = None
     hidden_bias: torch.Tensor | None = None
-    field: torch.Tensor | None = None
+    slots: tuple[torch.Tensor, ...] = ()
 
     @property
     def margin(self) -> int:
@@ -112,7 +113,8 @@ def readout_targets(width: int, hidden: int = 0) -> dict[str, Target]:
 
 def readout_weights(predicted: dict[str, torch.Tensor]) -> Readout:
     """The readout's tensors among the predicted ones (:meth:`TunableNet.predict`)."""
-    return Readout(predicted[READOUT], predicted.get(HIDDEN), predicted.get(HIDDEN_BIAS), predicted.get(FIELD_READOUT))
+    slots = tuple(predicted[name] for _, name in SLOT_BRANCHES if name in predicted)
+    return Readout(predicted[READOUT], predicted.get(HIDDEN), predicted.get(HIDDEN_BIAS), slots)
 
 
 def run_branch(ops: tuple[Op, ...], weights: nn.ParameterDict, inp: torch.Tensor) -> torch.Tensor:
@@ -132,17 +134,19 @@ def readout(features: torch.Tensor, weights: Readout, area: tuple[int, int, int,
     m = weights.margin
     window = features[..., max(0, y0 - m) : min(height, y1 + m), max(0, x0 - m) : min(width, x1 + m)]
     h = window.to(weights.out.dtype)  # features may be stored in float16
-    fields = None
-    if weights.field is not None:
-        h, fields = h[:, : -weights.field.shape[-3]], h[:, -weights.field.shape[-3] :]
+    parts = []
+    for slot in reversed(weights.slots):  # each branch's channels after the one before
+        h, part = h[:, : -slot.shape[-3]], h[:, -slot.shape[-3] :]
+        parts.insert(0, part)
     if weights.hidden is not None:
         hidden = Conv(HIDDEN, h.shape[1], weights.hidden.shape[-4])
         h = torch.relu(conv(h, weights.hidden, hidden) + weights.hidden_bias[..., None, None])
     out = conv(h, weights.out, Conv(READOUT, h.shape[1], IMAGE_CHANNELS))
-    # Zero for every operator but those that lay a field: skipped then, where no gradient needs it.
-    if fields is not None and (weights.field.requires_grad or weights.field.any()):
-        # One conv: its spoiled ring lies inside the margin the detail readout needs, which is at least one.
-        out = out + conv(fields, weights.field, Conv(FIELD_READOUT, fields.shape[1], IMAGE_CHANNELS))
+    for part, slot in zip(parts, weights.slots):
+        # Zero for every operator but those that read the branch: skipped then, where no gradient needs it.
+        if slot.requires_grad or slot.any():
+            # One conv: its spoiled ring lies inside the margin the detail readout needs, which is at least one.
+            out = out + conv(part, slot, Conv(READOUT, part.shape[1], IMAGE_CHANNELS))
     # Each conv zero pads every side of the window, which is the image's own padding only at its border:
     # inside, the padding spoils one ring per conv, m in all, which lies in the margin. Trim it.
     top, left = min(m, y0), min(m, x0)

@@ -46,8 +46,8 @@ class TrunkFeatures:
         (N, 256), :func:`~paramops.models.tone.luminance_cdf`.
     detail : Tensor or None
         A network with a detail branch: the branch's features (N, C, H', W'),
-        padded as ``h`` (:mod:`paramops.models.detail`), then those of its
-        field branch if it has one (:mod:`paramops.models.field_branch`).
+        padded as ``h`` (:mod:`paramops.models.detail`), then those of the
+        branches only some operators read (:mod:`paramops.models.own_branches`).
     """
 
     h: torch.Tensor

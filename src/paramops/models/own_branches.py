@@ -1,24 +1,32 @@
-"""The field branch: where the operators that lay a position field learn it, and no other operator looks.
+"""Branches only some operators read: the field branch and the own branch.
 
-A network given a position field (:mod:`paramops.operators.fields`) as input
-channels lets every operator read it through B and the detail branch, so
-training it on pencil's paper texture moves every operator's function
-(``docs/training.md``, twenty-first session). The field branch reads the
-field where only the operators that lay it look::
+Such a branch is ``depth`` 3x3 convs with ReLUs on the network input (image,
+edge map, fields), part of the trunk beside the detail branch, whose features
+it travels with (:class:`~paramops.models.features.TrunkFeatures` ``detail``,
+its channels after the detail branch's)::
 
-    out = B(x, p) + readout(p) * branch(x) + field_readout(p) * field_branch(x)
+    out = B(x, p) + readout(p) * branch(x) + field_readout(p) * field_branch(x) + own_readout(p) * own_branch(x)
 
-``field_branch`` is ``depth`` 3x3 convs with ReLUs on the network input
-(image, edge map, fields), part of the trunk beside the detail branch, whose
-features it travels with (:class:`~paramops.models.features.TrunkFeatures`
-``detail``, its channels last). Its readout, one 3x3 conv to RGB, is a linear
-map *without bias* of the parameter vector's entries that belong to those
-operators alone (:meth:`~paramops.models.encoding.ParamEncoding.own_slots`,
-the model's ``field_slots``). Every other operator has zeros there, so its
-readout is exactly zero and its output exactly that of the network without
-the branch, however the branch is trained. The map starts at zero, so a
-network given the branch also starts as the one without for the operators
+Its readout, one 3x3 conv to RGB, is a linear map *without bias* of the
+parameter vector's entries that belong to its operators alone
+(:meth:`~paramops.models.encoding.ParamEncoding.own_slots`, the model's
+``field_slots`` or ``own_slots``). Every other operator has zeros there, so
+its readout is exactly zero and its output exactly that of the network
+without the branch, however the branch is trained. The map starts at zero, so
+a network given a branch also starts as the one without for the operators
 that read it.
+
+The *field branch* reads the position fields (:mod:`paramops.operators.fields`)
+for the operators that lay them. A network given a field as input channels
+lets every operator read it through B and the detail branch, so training it
+on pencil's paper texture moves every operator's function
+(``docs/training.md``, twenty-first session); the field branch reads the
+field where only the operators that lay it look.
+
+The *own branch* is full-resolution capacity of their own for the operators a
+training config names (``model.own_operators``): deblocking, which fourteen
+other operators' share of B and the detail branch leaves short of its bar
+(``docs/training.md``, twenty-ninth session).
 """
 
 from __future__ import annotations
@@ -32,23 +40,27 @@ import torch.nn as nn
 from paramops.models.base import IMAGE_CHANNELS
 
 FIELD_READOUT = "field.readout"
+OWN_READOUT = "own.readout"
+# Each branch's prefix (its options <prefix>_branch, _width and _slots; its weights <prefix>_convs and
+# <prefix>_readout) and its predicted readout's name, in the order their features follow the detail branch's.
+SLOT_BRANCHES = (("field", FIELD_READOUT), ("own", OWN_READOUT))
 
 
-class FieldReadout(nn.Module):
-    """The field branch's readout conv (N, 3, width, 3, 3) from the parameter vectors (N, param_dim).
+class SlotReadout(nn.Module):
+    """A branch's readout conv (N, 3, width, 3, 3) from the parameter vectors (N, param_dim).
 
     Parameters
     ----------
     slots : sequence of int
         The entries of the parameter vector it reads: those of the operators
-        that lay the network's fields, and nobody else's.
+        that read the branch, and nobody else's.
     width : int
-        Channels of the field branch.
+        Channels of the branch.
     """
 
     def __init__(self, slots: Sequence[int], width: int) -> None:
         super().__init__()
-        # Part of the config (field_slots), not of the weights.
+        # Part of the config (<prefix>_slots), not of the weights.
         self.register_buffer("slots", torch.tensor(list(slots), dtype=torch.long), persistent=False)
         self.shape = (IMAGE_CHANNELS, width, 3, 3)
         self.map = nn.Linear(len(slots), math.prod(self.shape), bias=False)

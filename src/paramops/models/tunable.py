@@ -84,7 +84,7 @@ from paramops.models.detail import (
     run_branch,
 )
 from paramops.models.features import TrunkFeatures
-from paramops.models.field_branch import FIELD_READOUT, FieldReadout
+from paramops.models.own_branches import SLOT_BRANCHES, SlotReadout
 from paramops.models.layers import (
     NORM_EPS,
     Stats,
@@ -175,7 +175,7 @@ class TunableNet(BaseNet):
             targets.update(readout_targets(config["width"], self.detail_hidden))
             self.detail_ops = branch_program(config["width"], self.detail_branch, INPUT_CHANNELS + len(self.fields))
             self.detail_convs = branch_weights(self.detail_ops)
-        self._build_field_branch(config)
+        self._build_slot_branches(config)
         self.detail_gate = config["detail_gate"]
         if not isinstance(self.detail_gate, bool):
             raise ValueError(f"detail_gate must be true or false, got {self.detail_gate!r}")
@@ -200,30 +200,38 @@ class TunableNet(BaseNet):
             raise ValueError(f"norm_windows needs tuned=conv or conv_in at the last hidden conv, at full "
                              f"resolution with no residual input open (got tuned={self.tuned!r})")
 
-    def _build_field_branch(self, config: dict) -> None:
-        self.field_branch = config["field_branch"]
-        if not _is_count(self.field_branch):
-            raise ValueError(f"field_branch is the number of the field branch's convs, 0 (none) or more, "
-                             f"got {self.field_branch!r}")
-        slots = config["field_slots"]
-        if not self.field_branch:
-            if slots:
-                raise ValueError("field_slots needs field_branch: they are what the field branch's readout reads")
-            return
-        if not self.fields:
-            raise ValueError("field_branch needs fields: it reads the fields")
-        if not self.detail_branch:
-            raise ValueError("field_branch needs detail_branch: its features travel with the detail branch's")
-        width = config["field_width"]
-        if not _is_count(width) or not width:
-            raise ValueError(f"field_width is the field branch's channels, at least 1, got {width!r}")
-        if (not isinstance(slots, (list, tuple)) or not slots or len(set(slots)) != len(slots)
-                or not all(_is_count(s) and s < self.param_dim for s in slots)):
-            raise ValueError(f"field_slots must be distinct entries of the parameter vector (0 to "
-                             f"{self.param_dim - 1}), those of the operators that lay the fields; got {slots!r}")
-        self.field_ops = branch_program(width, self.field_branch, INPUT_CHANNELS + len(self.fields), name="field")
-        self.field_convs = branch_weights(self.field_ops)
-        self.field_readout = FieldReadout(slots, width)
+    def _build_slot_branches(self, config: dict) -> None:
+        """The branches only some operators read (:mod:`paramops.models.own_branches`); their prefixes
+        in :attr:`slot_branches`."""
+        present = []
+        for prefix, _ in SLOT_BRANCHES:
+            depth, width, slots = (config[f"{prefix}_{key}"] for key in ("branch", "width", "slots"))
+            setattr(self, f"{prefix}_branch", depth)
+            if not _is_count(depth):
+                raise ValueError(f"{prefix}_branch is the number of the {prefix} branch's convs, 0 (none) or more, "
+                                 f"got {depth!r}")
+            if not depth:
+                if slots:
+                    raise ValueError(f"{prefix}_slots needs {prefix}_branch: they are what the {prefix} branch's "
+                                     f"readout reads")
+                continue
+            if prefix == "field" and not self.fields:
+                raise ValueError("field_branch needs fields: it reads the fields")
+            if not self.detail_branch:
+                raise ValueError(f"{prefix}_branch needs detail_branch: its features travel with the detail branch's")
+            if not _is_count(width) or not width:
+                raise ValueError(f"{prefix}_width is the {prefix} branch's channels, at least 1, got {width!r}")
+            if (not isinstance(slots, (list, tuple)) or not slots or len(set(slots)) != len(slots)
+                    or not all(_is_count(s) and s < self.param_dim for s in slots)):
+                raise ValueError(f"{prefix}_slots must be distinct entries of the parameter vector (0 to "
+                                 f"{self.param_dim - 1}), those of the operators that read the {prefix} branch; "
+                                 f"got {slots!r}")
+            ops = branch_program(width, depth, INPUT_CHANNELS + len(self.fields), name=prefix)
+            setattr(self, f"{prefix}_ops", ops)
+            setattr(self, f"{prefix}_convs", branch_weights(ops))
+            setattr(self, f"{prefix}_readout", SlotReadout(slots, width))
+            present.append(prefix)
+        self.slot_branches = tuple(present)
 
     @property
     def moment_head(self) -> bool:
@@ -271,8 +279,9 @@ class TunableNet(BaseNet):
         head's scaled colour matrix and curve (:func:`~paramops.models.detail.gated`).
         """
         predicted = self.predictor(p)
-        if self.field_branch:
-            predicted[FIELD_READOUT] = self.field_readout(p)
+        for prefix, name in SLOT_BRANCHES:
+            if prefix in self.slot_branches:
+                predicted[name] = getattr(self, f"{prefix}_readout")(p)
         if not self.detail_gate:
             return predicted
         name = self.output_conv.name
@@ -446,11 +455,12 @@ class TunableNet(BaseNet):
         return TrunkFeatures(h, stats, tuple(inp.shape[-2:]), skips, fixed, detail=detail)
 
     def _branches(self, inp: torch.Tensor) -> torch.Tensor:
-        """The detail branch's features of the padded network input, then the field branch's if there is one."""
-        detail = run_branch(self.detail_ops, self.detail_convs, inp)
-        if not self.field_branch:
-            return detail
-        return torch.cat([detail, run_branch(self.field_ops, self.field_convs, inp)], dim=1)
+        """The detail branch's features of the padded network input, then those of the branches only some
+        operators read."""
+        features = [run_branch(self.detail_ops, self.detail_convs, inp)]
+        for prefix in self.slot_branches:
+            features.append(run_branch(getattr(self, f"{prefix}_ops"), getattr(self, f"{prefix}_convs"), inp))
+        return features[0] if len(features) == 1 else torch.cat(features, dim=1)
 
     def window_span(self, region: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
         """``norm_windows``: the part of a ``size`` image from which :meth:`trunk_windows` and

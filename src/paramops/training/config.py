@@ -19,6 +19,9 @@ Example (``configs/default.yaml``)::
             tone_lr: null,        # the tone head's learning rate (model.tone_curve), default lr
             detail_lr: null,      # the detail branch's (model.detail_branch), default lr
             field_lr: null,       # the field branch's (model.field_branch), default lr
+            own_lr: null,         # the own branch's (model.own_branch), default lr; with tune_only, it
+                                  # learns beside the tuned operators' entries, which must include the
+                                  # operators that read it (model.own_operators)
             revive: false,        # draw the branch's never-open channels again at the start
             tune_only: []}        # e.g. [denoise, deblock]: only their own entries of the weight-learning
                                   # network learn, at lr; every other operator's output stays as it was
@@ -36,7 +39,7 @@ from paramops.operators.registry import OPERATORS, operators_laying
 
 # Learning rates of their own for parts a fine-tune adds: the model option that adds the part, and its name.
 PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch"),
-                       "field_lr": ("field_branch", "field branch")}
+                       "field_lr": ("field_branch", "field branch"), "own_lr": ("own_branch", "own branch")}
 # Where the project's shared training photos live beside a checkout.
 DEFAULT_TRAIN_DIR = Path("../shared/data/train")
 DEFAULT_VAL_DIR = Path("../shared/data/val")
@@ -67,6 +70,7 @@ class TrainConfig:
     tone_lr: float | None = None
     detail_lr: float | None = None
     field_lr: float | None = None
+    own_lr: float | None = None
     revive: bool = False
     tune_only: tuple[str, ...] = ()
 
@@ -96,9 +100,21 @@ class RunConfig:
 
     def model_config(self) -> dict:
         """The model section, with what the encoding decides: ``param_dim`` and, with a field branch,
-        ``field_slots`` (the entries of the operators that lay the model's fields)."""
+        ``field_slots`` (the entries of the operators that lay the model's fields); with an own branch,
+        ``own_slots`` (those of ``own_operators``) in place of ``own_operators``."""
         encoding = self.encoding()
         config = {**self.model, "param_dim": encoding.dim}
+        readers = config.pop("own_operators", None)
+        if config.get("own_branch"):
+            if not readers:
+                raise ValueError("model.own_branch needs model.own_operators: the operators that read it")
+            if not encoding.with_op_code:
+                raise ValueError("model.own_branch keeps some operators apart from the others; "
+                                 "a model of one operator has none")
+            config["own_slots"] = encoding.own_slots(readers)
+        elif readers:
+            raise ValueError("model.own_operators names the readers of an own branch, and the model has none "
+                             "(model.own_branch)")
         if config.get("field_branch"):
             if not encoding.with_op_code:
                 # A bias-free readout of a vector that may be all zeros (an operator without parameters) is dead.
@@ -155,7 +171,7 @@ def parse_config(raw: Mapping) -> RunConfig:
         raise ValueError(f"train.revive must be true or false, got {train.revive!r}")
     if train.revive and not raw["model"].get("detail_branch"):
         raise ValueError("train.revive is set but the model has no detail branch (model.detail_branch)")
-    _check_tune_only(train, data.operators or ops)
+    _check_tune_only(train, data.operators or ops, raw["model"])
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),
@@ -191,14 +207,19 @@ def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> Non
             raise ValueError(f"train.op_weights[{op!r}] must be a positive number, got {weight!r}")
 
 
-def _check_tune_only(train: TrainConfig, trained: tuple[str, ...]) -> None:
+def _check_tune_only(train: TrainConfig, trained: tuple[str, ...], model: Mapping) -> None:
     if not train.tune_only:
         return
     _check_trained("tune_only", train.tune_only, trained)
-    # Everything but the named operators' own entries is frozen: a part's own rate would have nothing to train.
-    parts = [key for key in (*PART_LEARNING_RATES, "revive") if getattr(train, key)]
+    # Everything but the named operators' own entries is frozen: a part's own rate would have nothing to train,
+    # but for the own branch, when only tuned operators read it.
+    parts = [key for key in (*PART_LEARNING_RATES, "revive") if getattr(train, key) and key != "own_lr"]
     if parts:
         raise ValueError(f"train.tune_only freezes every part; it cannot be set with train.{', train.'.join(parts)}")
+    untuned = [op for op in model.get("own_operators") or () if op not in train.tune_only]
+    if train.own_lr and untuned:
+        raise ValueError(f"train.own_lr with train.tune_only trains the own branch, which {', '.join(map(repr, untuned))} "
+                         f"read too; tune_only must name them (it names: {', '.join(train.tune_only)})")
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

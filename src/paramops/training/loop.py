@@ -136,10 +136,12 @@ def input_batch(net, data: Dataset, idx: np.ndarray, device):
 TONE_PARAMETERS = "predictor.layers.tone_"
 # Those of the detail branch: its convs and the predictor layers of its readout and gate.
 DETAIL_PARAMETERS = ("detail_convs.", "predictor.layers.detail_")
-# Those of the field branch: its convs and its readout.
+# Those of the field branch and the own branch: their convs and readouts.
 FIELD_PARAMETERS = ("field_convs.", "field_readout.")
+OWN_PARAMETERS = ("own_convs.", "own_readout.")
 # Each part with a learning rate of its own (PART_LEARNING_RATES): its parameters' state-dict names.
-PART_PARAMETERS = {"tone_lr": TONE_PARAMETERS, "detail_lr": DETAIL_PARAMETERS, "field_lr": FIELD_PARAMETERS}
+PART_PARAMETERS = {"tone_lr": TONE_PARAMETERS, "detail_lr": DETAIL_PARAMETERS, "field_lr": FIELD_PARAMETERS,
+                   "own_lr": OWN_PARAMETERS}
 
 
 def _initial_weights(config: RunConfig, start, net) -> None:
@@ -147,7 +149,7 @@ def _initial_weights(config: RunConfig, start, net) -> None:
 
     ``norm_windows`` may differ (it changes no weight), and a network with a
     tone head, a detail branch (hidden readout and all), a detail gate,
-    position fields or a field branch may start from one without, and one with a deeper branch
+    position fields, a field branch or an own branch may start from one without, and one with a deeper branch
     from one with a shallower: each starts as an identity (the fields with
     zero weights), so the run starts from ``start``'s function.
     """
@@ -157,10 +159,11 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
-    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", "field_branch")
+    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", "field_branch", "own_branch")
     added = {key: LATER_DEFAULTS[key] for key in parts if not theirs.get(key) and ours.get(key)}
-    # What comes with a part and never after it: a hidden readout with its branch, the field branch's width and slots.
-    for part, others in (("detail_branch", ("detail_hidden",)), ("field_branch", ("field_width", "field_slots"))):
+    # What comes with a part and never after it: a hidden readout with its branch, a slot branch's width and slots.
+    for part, others in (("detail_branch", ("detail_hidden",)), ("field_branch", ("field_width", "field_slots")),
+                         ("own_branch", ("own_width", "own_slots"))):
         if part in added:
             added |= {key: LATER_DEFAULTS[key] for key in others if ours.get(key) != LATER_DEFAULTS[key]}
     if 0 < (theirs.get("detail_branch") or 0) < (ours.get("detail_branch") or 0):  # new convs after the last
@@ -199,8 +202,10 @@ def _with_field_inputs(state: dict, net) -> dict:
     firsts = [f"convs.{convs_of(net.ops)[0].name}"]
     if net.detail_branch:
         firsts.append(f"detail_convs.{net.detail_ops[0].name}")
-    if getattr(net, "field_branch", 0) and f"field_convs.{net.field_ops[0].name}" in state:
-        firsts.append(f"field_convs.{net.field_ops[0].name}")
+    for prefix in getattr(net, "slot_branches", ()):
+        first = f"{prefix}_convs.{getattr(net, f'{prefix}_ops')[0].name}"
+        if first in state:
+            firsts.append(first)
     widened, own = dict(state), net.state_dict()
     for key in firsts:
         weight = state[key]
@@ -241,9 +246,10 @@ def on_patches(net, x, p, cdfs: np.ndarray):
 
 def _parameter_groups(net, config: RunConfig) -> list[dict]:
     """Adam's parameter groups: the tone head's at ``train.tone_lr``, the detail branch's at
-    ``train.detail_lr`` and the field branch's at ``train.field_lr`` when set, everything else at ``train.lr``;
-    with ``train.tune_only``, those operators' own entries of the weight-learning network alone
-    (:mod:`paramops.training.own`).
+    ``train.detail_lr``, the field branch's at ``train.field_lr`` and the own branch's at ``train.own_lr``
+    when set, everything else at ``train.lr``; with ``train.tune_only``, those operators' own entries of the
+    weight-learning network alone (:mod:`paramops.training.own`), and the own branch at ``train.own_lr`` when
+    set.
 
     A group at rate 0 beside one that learns is frozen: its parameters leave
     the optimiser and get no gradients, so a run that trains one part alone
@@ -254,7 +260,11 @@ def _parameter_groups(net, config: RunConfig) -> list[dict]:
         from paramops.training.own import own_columns
 
         slots = config.encoding().own_slots(tc.tune_only)
-        return [{"params": own_columns(net, tc.tune_only, slots), "lr": tc.lr}]
+        groups = [{"params": own_columns(net, tc.tune_only, slots), "lr": tc.lr}]
+        if tc.own_lr:  # only tuned operators read the own branch (parse_config checks)
+            branch = [p for name, p in net.named_parameters() if name.startswith(OWN_PARAMETERS)]
+            groups.append({"params": [p.requires_grad_(True) for p in branch], "lr": tc.own_lr})
+        return groups
     parts = [(PART_PARAMETERS[key], getattr(tc, key)) for key in PART_LEARNING_RATES if getattr(tc, key) is not None]
     groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
               for prefixes, lr in parts]

@@ -8,6 +8,9 @@ weights, and so its output, stay bit for bit what they were. Everything else
 is frozen, the trunk and the first layers' biases included, so such a run
 gives the operators a head of their own on the features all operators share,
 and costs the trunk's forward pass and the head's backward pass a step.
+With ``train.own_lr`` the own branch learns too, at that rate
+(:mod:`paramops.models.own_branches`): only tuned operators read it, so
+the others' outputs stay as they were all the same.
 
 Adam moves a weight only by its gradient's running moments; a column whose
 gradient is always zero has zero moments and never moves.

@@ -59,9 +59,9 @@ def conv_macs(net, height: int, width: int) -> tuple[int, int]:
 
         branch = [op for op in net.detail_ops if isinstance(op, Conv)]
         readout = sum(math.prod(op.weight_shape) for op in readout_specs(net.config["width"], net.detail_hidden)) * h * w
-        if net.field_branch:  # beside it: its convs in the trunk, a conv to RGB in the head
-            branch += [op for op in net.field_ops if isinstance(op, Conv)]
-            readout += math.prod(net.field_readout.shape) * h * w
+        for prefix in net.slot_branches:  # beside it: their convs in the trunk, a conv to RGB each in the head
+            branch += [op for op in getattr(net, f"{prefix}_ops") if isinstance(op, Conv)]
+            readout += math.prod(getattr(net, f"{prefix}_readout").shape) * h * w
         head += readout
         total += readout + sum(math.prod(op.weight_shape) for op in branch) * h * w
     return head, total
