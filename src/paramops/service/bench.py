@@ -29,16 +29,20 @@ from paramops.machine import machine
 # The shipped default's architecture and encoding layout (configs/default.yaml), for timing without its weights.
 DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv", "skip": True, "last_width": 8,
                 "norm_windows": [64, 48], "tone_curve": 16, "detail_branch": 6, "detail_hidden": 32, "detail_gate": True,
-                "fields": ["pencil_paper", "pencil_strokes"], "field_branch": 5, "field_width": 24}
+                "fields": ["pencil_paper", "pencil_strokes"], "field_branch": 5, "field_width": 24, "own_branch": 8,
+                "own_width": 32}
 DEFAULT_LAYOUT = "onehot"
+# The operators that read the default's own branch (model.own_operators).
+DEFAULT_OWN_OPERATORS = ("deblock",)
 
 
 def default_architecture(encoding) -> dict:
-    """:data:`DEFAULT_ARCH` for ``encoding``: its parameter count and the entries the field branch reads."""
+    """:data:`DEFAULT_ARCH` for ``encoding``: its parameter count and the entries its field and own branches read."""
     from paramops.operators.registry import operators_laying
 
     readers = operators_laying(DEFAULT_ARCH["fields"], encoding.operators)
-    return {**DEFAULT_ARCH, "param_dim": encoding.dim, "field_slots": encoding.own_slots(readers)}
+    return {**DEFAULT_ARCH, "param_dim": encoding.dim, "field_slots": encoding.own_slots(readers),
+            "own_slots": encoding.own_slots(DEFAULT_OWN_OPERATORS)}
 
 
 def bench_model(model=None, device=None):
