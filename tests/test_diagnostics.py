@@ -221,3 +221,27 @@ def test_plain_restorer_grid_channels_tell_each_place_in_a_jpeg_block(load_scrip
     assert len(torch.unique(places.round(decimals=4), dim=0)) == 256
     net = script.PlainRestorer(False, "grid")
     assert net(torch.rand(2, 3, 17, 23), torch.rand(2)).shape == (2, 3, 17, 23)
+
+
+def test_the_jpeg_projection_keeps_a_consistent_image_and_moves_others_into_its_intervals(load_script):
+    import numpy as np
+    from skimage import data as samples
+
+    from paramops.operators.degradations import jpeg_compress
+
+    script = load_script("jpeg_consistency")
+    np.testing.assert_array_equal(script.quantisation_steps(50), script.LUMA_TABLE)  # quality 50: the table itself
+    # Whole blocks and a part block, in mid-grey, so that no projection is clipped to [0, 1].
+    clean = (0.3 + 0.4 * samples.astronaut()[:43, :61] / 255).astype(np.float32)
+    jpeg = jpeg_compress(clean, quality=10)
+    # The decoded JPEG's coefficients lie in their own intervals, up to its 8-bit rounding: next to nothing moves.
+    same, outside = script.project(jpeg, jpeg, 10)
+    assert outside == 0 and np.abs(same - jpeg).max() < 1e-5
+    # The clean image lies in them too, by construction; one with noise added does not.
+    noisy = (clean + np.random.default_rng(0).normal(0, 0.06, clean.shape)).astype(np.float32)
+    projected, outside = script.project(noisy, jpeg, 10)
+    assert outside > 0.005 and script.project(clean, jpeg, 10)[1] == 0
+    steps = script.quantisation_steps(10)
+    index = np.round(script.luma_blocks(jpeg) / steps)
+    assert np.all(np.abs(script.luma_blocks(projected) - index * steps) <= steps / 2 + 0.01)  # up to float rounding
+    np.testing.assert_array_equal(projected[40:], noisy[40:])  # the part block is left as it was
