@@ -122,11 +122,11 @@ def _score(service, clean: np.ndarray, image: str, seed: int, op: str, name: str
     """PSNR/SSIM of the network as ``op`` on one image (and of the degraded input, for restoration)."""
     params = {} if name is None else {name: value}
     truth = cached_reference(clean, image, op, params, seed)
-    if not is_restoration(op):
-        result = scored_output(service, clean, op, params, self_ensemble=self_ensemble)
+    restoration = is_restoration(op)
+    result = scored_output(service, truth if restoration else clean, op, params, self_ensemble=self_ensemble)
+    if not restoration:
         return {"psnr": psnr(result, truth), "ssim": ssim(result, truth)}
     degraded = truth
-    result = scored_output(service, degraded, op, params, self_ensemble=self_ensemble)
     return {"psnr": psnr(result, clean), "ssim": ssim(result, clean),
             "input_psnr": psnr(degraded, clean), "input_ssim": ssim(degraded, clean)}
 

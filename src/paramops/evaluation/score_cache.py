@@ -47,18 +47,18 @@ NOT_SCORING = ("service/bench.py",)
 UNSEEN_BY_PROBE = ("image.py", "evaluation/metrics.py")
 # The seed a probe's restoration degrades with.
 PROBE_SEED = 0
+# The installed package, whose source the digests read.
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def _source(patterns, skipped=()) -> list[Path]:
-    root = Path(__file__).resolve().parents[1]
-    skip = {root / name for name in skipped}
-    return sorted(p for pattern in patterns for p in root.glob(pattern) if p not in skip)
+    skip = {PACKAGE / name for name in skipped}
+    return sorted(p for pattern in patterns for p in PACKAGE.glob(pattern) if p not in skip)
 
 
 def _hash_files(digest, paths: list[Path]) -> None:
-    root = Path(__file__).resolve().parents[1]
     for path in paths:
-        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
 
 

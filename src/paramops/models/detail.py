@@ -134,10 +134,8 @@ def readout(features: torch.Tensor, weights: Readout, area: tuple[int, int, int,
     m = weights.margin
     window = features[..., max(0, y0 - m) : min(height, y1 + m), max(0, x0 - m) : min(width, x1 + m)]
     h = window.to(weights.out.dtype)  # features may be stored in float16
-    parts = []
-    for slot in reversed(weights.slots):  # each branch's channels after the one before
-        h, part = h[:, : -slot.shape[-3]], h[:, -slot.shape[-3] :]
-        parts.insert(0, part)
+    widths = [slot.shape[-3] for slot in weights.slots]  # each branch's channels after the one before
+    h, *parts = torch.split(h, [h.shape[1] - sum(widths), *widths], dim=1)
     if weights.hidden is not None:
         hidden = Conv(HIDDEN, h.shape[1], weights.hidden.shape[-4])
         h = torch.relu(conv(h, weights.hidden, hidden) + weights.hidden_bias[..., None, None])

@@ -153,17 +153,20 @@ def _initial_weights(config: RunConfig, start, net) -> None:
     from one with a shallower: each starts as an identity (the fields with
     zero weights), so the run starts from ``start``'s function.
     """
+    from paramops.models.own_branches import SLOT_BRANCHES
     from paramops.models.registry import LATER_DEFAULTS, build_model, resolve_config
     from paramops.training.branch import deepen
 
     if start.encoding != config.encoding():
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
-    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", "field_branch", "own_branch")
+    slot_branches = [f"{prefix}_branch" for prefix, _ in SLOT_BRANCHES]
+    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", *slot_branches)
     added = {key: LATER_DEFAULTS[key] for key in parts if not theirs.get(key) and ours.get(key)}
     # What comes with a part and never after it: a hidden readout with its branch, a slot branch's width and slots.
-    for part, others in (("detail_branch", ("detail_hidden",)), ("field_branch", ("field_width", "field_slots")),
-                         ("own_branch", ("own_width", "own_slots"))):
+    comes_with = {"detail_branch": ("detail_hidden",),
+                  **{f"{prefix}_branch": (f"{prefix}_width", f"{prefix}_slots") for prefix, _ in SLOT_BRANCHES}}
+    for part, others in comes_with.items():
         if part in added:
             added |= {key: LATER_DEFAULTS[key] for key in others if ours.get(key) != LATER_DEFAULTS[key]}
     if 0 < (theirs.get("detail_branch") or 0) < (ours.get("detail_branch") or 0):  # new convs after the last
@@ -262,12 +265,10 @@ def _parameter_groups(net, config: RunConfig) -> list[dict]:
         slots = config.encoding().own_slots(tc.tune_only)
         groups = [{"params": own_columns(net, tc.tune_only, slots), "lr": tc.lr}]
         if tc.own_lr:  # only tuned operators read the own branch (parse_config checks)
-            branch = [p for name, p in net.named_parameters() if name.startswith(OWN_PARAMETERS)]
-            groups.append({"params": [p.requires_grad_(True) for p in branch], "lr": tc.own_lr})
+            groups.append({"params": [p.requires_grad_(True) for p in _part(net, "own_lr")], "lr": tc.own_lr})
         return groups
-    parts = [(PART_PARAMETERS[key], getattr(tc, key)) for key in PART_LEARNING_RATES if getattr(tc, key) is not None]
-    groups = [{"params": [p for name, p in net.named_parameters() if name.startswith(prefixes)], "lr": lr}
-              for prefixes, lr in parts]
+    groups = [{"params": _part(net, key), "lr": getattr(tc, key)}
+              for key in PART_LEARNING_RATES if getattr(tc, key) is not None]
     grouped = {id(p) for group in groups for p in group["params"]}
     groups = [{"params": [p for p in net.parameters() if id(p) not in grouped], "lr": tc.lr}, *groups]
     if all(group["lr"] == 0 for group in groups):
@@ -277,6 +278,11 @@ def _parameter_groups(net, config: RunConfig) -> list[dict]:
             for p in group["params"]:
                 p.requires_grad_(False)
     return [group for group in groups if group["lr"] != 0]
+
+
+def _part(net, key: str) -> list:
+    """The parameters of the part whose learning rate is ``train.<key>`` (:data:`PART_PARAMETERS`)."""
+    return [p for name, p in net.named_parameters() if name.startswith(PART_PARAMETERS[key])]
 
 
 def _save_atomic(obj, path: Path) -> None:
