@@ -163,9 +163,11 @@ def test_save_refuses_a_mismatched_encoding(tmp_path, net):
 
 def test_an_option_added_later_keeps_the_digest_of_the_networks_before_it(net):
     # What the digest of this network was before `skip`, `tuned_channels`, `norm_windows`, `tone_curve`,
-    # `detail_branch`, `detail_hidden`, `detail_gate`, `fields` and the field and own branches' options existed.
+    # `detail_branch`, `detail_hidden`, `detail_gate`, `fields`, the field and own branches' options and the
+    # Laplacian bank's existed.
     later = ("skip", "tuned_channels", "norm_windows", "tone_curve", "detail_branch", "detail_hidden", "detail_gate",
-             "fields", "field_branch", "field_width", "field_slots", "own_branch", "own_width", "own_slots")
+             "fields", "field_branch", "field_width", "field_slots", "own_branch", "own_width", "own_slots",
+             "bank_slots")
     older = {key: value for key, value in net.config.items() if key not in later}
     texts = (json.dumps(older, sort_keys=True), json.dumps(ENCODING.to_config(), sort_keys=True), "")
     assert checkpoint.weights_digest(net, ENCODING) == checkpoint.checksum(*texts, net.state_dict())

@@ -508,6 +508,63 @@ def test_an_own_branch_added_and_tuned_with_its_operator_changes_it_and_nothing_
                           "train": {**branched["train"], **train}}).model_config()
 
 
+def test_bank_pairs_carry_the_whole_photos_bank_cut_as_the_patch(photos):
+    from paramops.io import read_image
+    from paramops.models.bank import BANK_SIZE, laplacian_bank
+    from paramops.training.pairs import PairSpec, list_images, make_pairs
+
+    images = list_images(photos)
+    spec = PairSpec("llf", 5, patch=16, margin=4, whole_photo=True, bank=True)
+    assert spec.signature(images) != PairSpec("llf", 5, patch=16, margin=4, whole_photo=True).signature(images)
+    pairs = make_pairs(spec, images, workers=1, progress=False)
+    assert pairs["banks"].shape == (5, BANK_SIZE, 16, 16) and pairs["banks"].dtype == np.float16
+    sources = [read_image(path) for path in images]
+    for patch, bank in zip(pairs["inputs"], pairs["banks"]):
+        n, y, x = _locate(patch, sources)
+        np.testing.assert_allclose(bank, laplacian_bank(sources[n])[:, y : y + 16, x : x + 16], atol=1e-3)
+    assert "banks" not in make_pairs(PairSpec("llf", 2, patch=16, margin=4), images, workers=1, progress=False)
+
+
+def test_a_bank_added_and_tuned_with_its_operators_changes_them_and_nothing_else(photos, tmp_path):
+    import torch
+
+    from paramops.models import load_model
+    from paramops.training.loop import build_dataset
+
+    model = {**TINY["model"], "norm_windows": [32, 16], "tone_curve": 4}
+    base = {**TINY, "operators": ["l0", "llf", "llf_remap"], "model": model,
+            "data": {**TINY["data"], "train": str(photos), "whole_photo": True}}
+    first = load_model(_trained(parse_config(base), tmp_path, "a"), device="cpu")
+    banked = {**base, "name": "bank", "model": {**model, "bank_operators": ["llf"]},
+              "train": {**TINY["train"], "lr": 0.05, "bank_lr": 0.05, "tune_only": ["llf"], "clamp": True,
+                        "init": str(tmp_path / "a.pt")}}
+    config = parse_config(banked)
+    assert config.model_config()["bank_slots"] == config.encoding().own_slots(["llf"])
+    data = build_dataset(config, progress=False)
+    llf = data.op_index == 1
+    assert (data.bank_rows[llf] >= 0).all() and (data.bank_rows[~llf] == -1).all()
+    assert len(data.banks) == llf.sum()
+    tuned = load_model(_trained(config, tmp_path, "b"), device="cpu")
+    assert tuned.meta["clamp"] is True
+    state, old = tuned.net.state_dict(), first.net.state_dict()
+    assert {k for k in state if k not in old} == {"bank_readout.map.weight"}
+    assert state["bank_readout.map.weight"].abs().max() > 0
+    photo = np.random.default_rng(0).integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    for op, params in (("l0", {"lam": 0.05}), ("llf_remap", {})):
+        np.testing.assert_array_equal(tuned.apply(photo, op, **params), first.apply(photo, op, **params))
+    assert not np.array_equal(tuned.apply(photo, "llf", detail=5), first.apply(photo, "llf", detail=5))
+    assert not torch.equal(state["bank_readout.map.weight"], torch.zeros_like(state["bank_readout.map.weight"]))
+    for model_change, train, message in (
+            ({"bank_operators": []}, {}, "the model has no Laplacian bank"),
+            ({"bank_operators": ["llf", "llf_remap"]}, {}, r"which 'llf_remap' read too; tune_only must name them"),
+            ({}, {"clamp": "yes"}, "train.clamp must be true or false")):
+        with pytest.raises(ValueError, match=message):
+            parse_config({**banked, "model": {**banked["model"], **model_change}, "train": {**banked["train"], **train}})
+    with pytest.raises(ValueError, match="model.bank_operators keeps some operators apart"):
+        parse_config({**banked, "operators": ["llf"], "data": {**base["data"], "operators": None},
+                      "train": {**TINY["train"], "bank_lr": 0.05}}).model_config()
+
+
 def test_an_image_field_added_to_a_field_branch_is_read_by_it_alone(photos, tmp_path):
     import torch
 

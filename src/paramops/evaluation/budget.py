@@ -28,6 +28,8 @@ def network_summary(net: Mapping[str, object]) -> str:
         branch += f" read by a field branch ({net['field_branch']} convs {net['field_width']} wide)"
     if net.get("own_branch"):
         branch += f", an own branch ({net['own_branch']} convs {net['own_width']} wide)"
+    if net.get("bank_slots"):
+        branch += ", a Laplacian bank"
     extras = ((", long skip" if net.get("skip") else "")
               + (f", tone head ({net['tone_curve']} knots)" if net.get("tone_curve") else "") + branch)
     return f"{net.get('arch')}, width {net.get('width')}{narrowed}{tuned}{extras}"

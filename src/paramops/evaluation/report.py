@@ -55,6 +55,59 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+# How the shipped default came to score what it does, session by session (docs/training.md).
+DEFAULT_HISTORY = (
+    "Two suspected causes common to many bars were measured in the third session: training pairs cut",
+    "from crops where five filters give a crop another result than the whole image",
+    "(`docs/crop_consistency.md`), and instance norm's statistics over 64 px patches, not a whole",
+    "image's (`docs/window_statistics.md`). The sixth session found the second is what limited the",
+    "trained models: in 96 px windows with their own statistics `default` scored up to 3 dB higher.",
+    "Since the seventh session `default` runs that way (`paramops.models.windows`): its trunk runs on",
+    "windows, each with its own statistics, blended with tent weights, and its head normalises each",
+    "pixel with its windows' statistics (`docs/training.md`, seventh session; speed in `docs/service.md`).",
+    "Since the twenty-third the windows are 64 px every 48 (`norm_windows: [64, 48]`, 96 every 64",
+    "before), the size of a training patch, so every norm sees the statistics it was trained with: the",
+    "same weights score higher on every operator but llf_remap (-0.38 dB), pencil +1.41, wls_enhance",
+    "+0.56, llf +0.52, derain +0.53 dB (`docs/training.md`, twenty-third session). Earlier gains: a long",
+    "skip from conv2 to conv18 (fourth session), and predicting all of conv19, narrowed to 8 channels",
+    "(fifth session). Since the tenth session those",
+    "weights are fine-tuned 5,000 steps with style and pencil, whose loss was half of the whole, drawn",
+    "less often and the restorations more (`configs/analysis/default-balanced.yaml`; `docs/training.md`,",
+    "ninth session). Since the eleventh, a tone head adds outside every norm a colour matrix and a curve of",
+    "each pixel's luminance rank in its image, predicted from the parameters (`paramops.models.tone`),",
+    "trained 7,000 steps more (`configs/analysis/default-tone.yaml`, then `configs/default.yaml`): style",
+    "rose by 10.8 dB, the filter mean by 1.2, and denoising at sigma 25 lost 0.9 (`docs/training.md`, eleventh session).",
+    "Since the nineteenth, its weights are partly those of fine-tunes whose image-context filters learn from",
+    "patches of whole-photo runs, which with the tone head now helps: a third of one in the nineteenth",
+    "(`configs/analysis/default-r5-whole-photo.yaml`), and since the twentieth the mean of that default and",
+    "two more of them from it (`configs/analysis/default-r6-whole-photo-s3.yaml`, `-s4.yaml`). Against the",
+    "eighteenth session's default, llf_remap +1.08, pencil +1.37, style +0.79 dB (`docs/training.md`,",
+    "nineteenth and twentieth sessions). Since the twenty-second, pencil's paper texture, laid where each",
+    "pixel lies, is read by a field branch of its own, trained on pencil's pairs alone with the rest frozen",
+    "and read out through a map that is zero for every other operator (`paramops.models.own_branches`):",
+    "pencil +2.99 dB, every other score as it was (`docs/training.md`, twenty-second session). Since the",
+    "twenty-fourth, that branch also reads pencil's image field, the edge map scaled by the range of its",
+    "strokes over the whole image, which no window sees (`paramops.operators.fields`): pencil +0.31 dB",
+    "(`docs/training.md`, twenty-fourth session; `docs/pencil_oracles.md` bounds what is left of it).",
+    "Since the twenty-fifth, its weights are the mean of that default and two fine-tunes of it with",
+    "everything learning on whole-photo pairs (`configs/analysis/default-r7-s4.yaml`, `-s5.yaml`):",
+    "llf_remap +0.66, pencil +0.59, style +0.25 dB, the filter mean +0.16, every restoration within",
+    "0.02 dB (`docs/training.md`, twenty-fifth session). Since the twenty-sixth, another round the same way",
+    "from that mean (`configs/analysis/default-r8-s6.yaml`, `-s7.yaml`): pencil +0.35, llf_remap +0.18,",
+    "style +0.15 dB, the filter mean +0.07, denoising at sigma 25 +0.05, derain -0.15 dB",
+    "(`docs/training.md`, twenty-sixth session). Since the twenty-eighth, the restorations' and then nine",
+    "filters' own entries of the weight-learning network, the columns that read an operator's indicator and",
+    "parameter and no other operator's vector, are tuned with everything else frozen (`train.tune_only`,",
+    "`paramops.training.own`): the filter mean +0.16, style +0.35, wls_enhance +0.31, denoising at sigma 25",
+    "+0.05, derain +0.30 dB, l0 and llf_remap as they were (`docs/training.md`, twenty-eighth session).",
+    "Since the twenty-ninth, deblocking has a branch of its own, eight full-resolution convs read out for it",
+    "alone (`paramops.models.own_branches`), trained 14,000 steps with deblocking's own entries and",
+    "everything else frozen (`configs/analysis/default-r11-own-deblock.yaml`): deblocking at quality 10",
+    "+0.87 -> +1.04 dB over the JPEG, every other operator's output bit for bit as it was (`docs/training.md`,",
+    "twenty-ninth session).",
+)
+
+
 # --- sections -----------------------------------------------------------------------------------------------
 
 
@@ -111,60 +164,11 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
         if unmeasured:
             lines.append(f"- Not measurable, the default model does not cover them: {'; '.join(unmeasured)}."
                          " Train it on every operator.")
-        lines += [
-            "",
-            "Two suspected causes common to many bars were measured in the third session: training pairs cut",
-            "from crops where five filters give a crop another result than the whole image",
-            "(`docs/crop_consistency.md`), and instance norm's statistics over 64 px patches, not a whole",
-            "image's (`docs/window_statistics.md`). The sixth session found the second is what limited the",
-            "trained models: in 96 px windows with their own statistics `default` scored up to 3 dB higher.",
-            "Since the seventh session `default` runs that way (`paramops.models.windows`): its trunk runs on",
-            "windows, each with its own statistics, blended with tent weights, and its head normalises each",
-            "pixel with its windows' statistics (`docs/training.md`, seventh session; speed in `docs/service.md`).",
-            "Since the twenty-third the windows are 64 px every 48 (`norm_windows: [64, 48]`, 96 every 64",
-            "before), the size of a training patch, so every norm sees the statistics it was trained with: the",
-            "same weights score higher on every operator but llf_remap (-0.38 dB), pencil +1.41, wls_enhance",
-            "+0.56, llf +0.52, derain +0.53 dB (`docs/training.md`, twenty-third session). Earlier gains: a long",
-            "skip from conv2 to conv18 (fourth session), and predicting all of conv19, narrowed to 8 channels",
-            "(fifth session). Since the tenth session those",
-            "weights are fine-tuned 5,000 steps with style and pencil, whose loss was half of the whole, drawn",
-            "less often and the restorations more (`configs/analysis/default-balanced.yaml`; `docs/training.md`,",
-            "ninth session). Since the eleventh, a tone head adds outside every norm a colour matrix and a curve of",
-            "each pixel's luminance rank in its image, predicted from the parameters (`paramops.models.tone`),",
-            "trained 7,000 steps more (`configs/analysis/default-tone.yaml`, then `configs/default.yaml`): style",
-            "rose by 10.8 dB, the filter mean by 1.2, and denoising at sigma 25 lost 0.9 (`docs/training.md`, eleventh session).",
-            "Since the nineteenth, its weights are partly those of fine-tunes whose image-context filters learn from",
-            "patches of whole-photo runs, which with the tone head now helps: a third of one in the nineteenth",
-            "(`configs/analysis/default-r5-whole-photo.yaml`), and since the twentieth the mean of that default and",
-            "two more of them from it (`configs/analysis/default-r6-whole-photo-s3.yaml`, `-s4.yaml`). Against the",
-            "eighteenth session's default, llf_remap +1.08, pencil +1.37, style +0.79 dB (`docs/training.md`,",
-            "nineteenth and twentieth sessions). Since the twenty-second, pencil's paper texture, laid where each",
-            "pixel lies, is read by a field branch of its own, trained on pencil's pairs alone with the rest frozen",
-            "and read out through a map that is zero for every other operator (`paramops.models.own_branches`):",
-            "pencil +2.99 dB, every other score as it was (`docs/training.md`, twenty-second session). Since the",
-            "twenty-fourth, that branch also reads pencil's image field, the edge map scaled by the range of its",
-            "strokes over the whole image, which no window sees (`paramops.operators.fields`): pencil +0.31 dB",
-            "(`docs/training.md`, twenty-fourth session; `docs/pencil_oracles.md` bounds what is left of it).",
-            "Since the twenty-fifth, its weights are the mean of that default and two fine-tunes of it with",
-            "everything learning on whole-photo pairs (`configs/analysis/default-r7-s4.yaml`, `-s5.yaml`):",
-            "llf_remap +0.66, pencil +0.59, style +0.25 dB, the filter mean +0.16, every restoration within",
-            "0.02 dB (`docs/training.md`, twenty-fifth session). Since the twenty-sixth, another round the same way",
-            "from that mean (`configs/analysis/default-r8-s6.yaml`, `-s7.yaml`): pencil +0.35, llf_remap +0.18,",
-            "style +0.15 dB, the filter mean +0.07, denoising at sigma 25 +0.05, derain -0.15 dB",
-            "(`docs/training.md`, twenty-sixth session). Since the twenty-eighth, the restorations' and then nine",
-            "filters' own entries of the weight-learning network, the columns that read an operator's indicator and",
-            "parameter and no other operator's vector, are tuned with everything else frozen (`train.tune_only`,",
-            "`paramops.training.own`): the filter mean +0.16, style +0.35, wls_enhance +0.31, denoising at sigma 25",
-            "+0.05, derain +0.30 dB, l0 and llf_remap as they were (`docs/training.md`, twenty-eighth session).",
-            "Since the twenty-ninth, deblocking has a branch of its own, eight full-resolution convs read out for it",
-            "alone (`paramops.models.own_branches`), trained 14,000 steps with deblocking's own entries and",
-            "everything else frozen (`configs/analysis/default-r11-own-deblock.yaml`): deblocking at quality 10",
-            "+0.87 -> +1.04 dB over the JPEG, every other operator's output bit for bit as it was (`docs/training.md`,",
-            "twenty-ninth session).",
-        ]
         lines.append("")
     elif models["default"].ok:
         lines += ["Every bar passes.", ""]
+    if models["default"].ok:
+        lines += ["### How the default got here", "", *DEFAULT_HISTORY, ""]
     return lines
 
 

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from paramops.models.bank import BANK_WEIGHTS, bank_of, bank_offset
 from paramops.models.layers import (
     IMAGE_CHANNELS,
     Stats,
@@ -296,6 +297,7 @@ class BaseNet(nn.Module):
         self.param_dim = int(config["param_dim"])
         self.residual = bool(config["residual"])
         self.tone_curve = 0  # knots of a tone head (paramops.models.tone); TunableNet may have one
+        self.bank_slots: tuple[int, ...] = ()  # readers' entries of a Laplacian bank (paramops.models.bank); likewise
         self.fields = tuple(config.get("fields", ()))  # fields (paramops.operators.fields) it takes
         self.ops = build_program(
             in_channels=in_channels,
@@ -350,25 +352,45 @@ class BaseNet(nn.Module):
         check_params(p, self.param_dim, x.shape[0])
         return pad_even(network_input(x))
 
-    def residual_image(self, x: torch.Tensor) -> torch.Tensor | None:
-        """What a residual network's output is added to: ``x``'s image channels (None if not residual)."""
-        return x[:, :IMAGE_CHANNELS] if self.residual else None
+    def residual_image(self, x: torch.Tensor, bank: torch.Tensor | None = None) -> torch.Tensor | None:
+        """What a residual network's output is added to: ``x``'s image channels (None if not residual), then,
+        with a Laplacian bank, its maps (:mod:`paramops.models.bank`), so that windows of it carry theirs.
+
+        ``bank``: the bank of the image ``x`` was cut from, cut as ``x`` (training patches); by default ``x``'s own.
+        """
+        if not self.residual:
+            return None
+        image = x[:, :IMAGE_CHANNELS]
+        if not self.bank_slots:
+            return image
+        return torch.cat([image, bank_of(image) if bank is None else bank.to(image.dtype)], dim=1)
 
     def image_context(self, x: torch.Tensor) -> torch.Tensor | None:
         """What the output needs of the whole image (its first three channels, if positioned) beyond the
         network's features: a tone head's histogram."""
         return luminance_cdf(x[:, :IMAGE_CHANNELS]) if self.tone_curve else None
 
+    @property
+    def reshapes_image(self) -> bool:
+        """Whether :meth:`residual_base` is more than the image: through a tone head, with a bank's detail."""
+        return bool(self.tone_curve or self.bank_slots)
+
     def residual_base(self, image: torch.Tensor | None, cdf: torch.Tensor | None,
                       predicted: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
-        """What the output is added to: the image (or a window of it), through the tone head if there is one.
+        """What the output is added to: the image (or a window of it), through the tone head if there is one,
+        plus the Laplacian bank's detail if there is one.
 
-        ``cdf`` is :meth:`image_context` of the whole image, ``predicted`` the
-        weight predictor's output for the parameters.
+        ``image`` is :meth:`residual_image` (or a window of it), ``cdf``
+        :meth:`image_context` of the whole image, ``predicted`` the weight
+        predictor's output for the parameters.
         """
-        if not self.tone_curve or image is None:
-            return image
-        return tone_offset(image, cdf.to(image.dtype), predicted[COLOR], predicted[CURVE])
+        if image is None:
+            return None
+        rgb = image[:, :IMAGE_CHANNELS]
+        base = tone_offset(rgb, cdf.to(rgb.dtype), predicted[COLOR], predicted[CURVE]) if self.tone_curve else rgb
+        if self.bank_slots:
+            base = base + bank_offset(rgb, image[:, IMAGE_CHANNELS:], predicted[BANK_WEIGHTS])
+        return base
 
     def finish(self, out: torch.Tensor, image: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
         """Crop the padding away and add the offset: the input image (residual) or mid-grey.

@@ -32,7 +32,8 @@ class TrunkFeatures:
     fixed : Tensor or None
         ``conv_in`` / ``conv_out``: the output of the tuned conv's learned part.
     image : Tensor or None
-        The input image (N, 3, H, W), for residual networks.
+        The input image (N, 3, H, W), for residual networks; with a Laplacian
+        bank, its maps after it (N, 3 + J, H, W) (:meth:`BaseNet.residual_image`).
     moments : dict of str to Tensor
         ``conv_in`` and ``conv``: small whole-image moments from which the head
         gets the statistics of the norm after the tuned conv, for any

@@ -37,7 +37,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from paramops.models.base import IMAGE_CHANNELS
 
 FIELD_READOUT = "field.readout"
 OWN_READOUT = "own.readout"
@@ -47,22 +46,24 @@ SLOT_BRANCHES = (("field", FIELD_READOUT), ("own", OWN_READOUT))
 
 
 class SlotReadout(nn.Module):
-    """A branch's readout conv (N, 3, width, 3, 3) from the parameter vectors (N, param_dim).
+    """A predicted tensor of some operators alone: a linear map without bias of their entries of the
+    parameter vectors (N, param_dim), zero at the start.
 
     Parameters
     ----------
     slots : sequence of int
         The entries of the parameter vector it reads: those of the operators
-        that read the branch, and nobody else's.
-    width : int
-        Channels of the branch.
+        that read it, and nobody else's.
+    shape : tuple of int
+        The predicted tensor's shape, for one vector: a branch's readout conv
+        (3, width, 3, 3), the Laplacian bank's weights (J,).
     """
 
-    def __init__(self, slots: Sequence[int], width: int) -> None:
+    def __init__(self, slots: Sequence[int], shape: tuple[int, ...]) -> None:
         super().__init__()
         # Part of the config (<prefix>_slots), not of the weights.
         self.register_buffer("slots", torch.tensor(list(slots), dtype=torch.long), persistent=False)
-        self.shape = (IMAGE_CHANNELS, width, 3, 3)
+        self.shape = tuple(shape)
         self.map = nn.Linear(len(slots), math.prod(self.shape), bias=False)
         nn.init.zeros_(self.map.weight)
 

@@ -38,7 +38,7 @@ COMMON = {
 # invalidate every cached score.
 LATER_DEFAULTS = {"skip": False, "tuned_channels": 1, "norm_windows": None, "tone_curve": 0, "detail_branch": 0,
                   "detail_hidden": 0, "detail_gate": False, "fields": [], "field_branch": 0, "field_width": 16,
-                  "field_slots": [], "own_branch": 0, "own_width": 16, "own_slots": []}
+                  "field_slots": [], "own_branch": 0, "own_width": 16, "own_slots": [], "bank_slots": []}
 ARCH_OPTIONS = {
     "decoupled": {"fc": "fc1", "fc_hidden": 4},
     # tuned_channels: how many of conv19's input channels "conv_in" predicts;
@@ -51,11 +51,13 @@ ARCH_OPTIONS = {
     # field_branch: convs of a branch that reads them for the operators that lay them alone, 0 for none
     # (paramops.models.own_branches), field_width its channels, field_slots the parameter-vector entries its
     # readout reads (a training config fills them in from the encoding);
-    # own_branch, own_width, own_slots: the same for the operators a training config names (model.own_operators)
+    # own_branch, own_width, own_slots: the same for the operators a training config names (model.own_operators);
+    # bank_slots: the entries of the operators that read a Laplacian bank (paramops.models.bank), [] for none
+    # (a training config fills them in from model.bank_operators)
     "tunable": {"fc": "fc1", "fc_hidden": 4, "tuned": "conv_in", "tuned_channels": 1, "norm_windows": None,
                 "tone_curve": 0, "detail_branch": 0, "detail_hidden": 0, "detail_gate": False, "fields": [],
                 "field_branch": 0, "field_width": 16, "field_slots": [], "own_branch": 0, "own_width": 16,
-                "own_slots": []},
+                "own_slots": [], "bank_slots": []},
     "paramchannel": {},
 }
 # The paper's real-time configuration (section 5 and the public code's
@@ -154,7 +156,7 @@ def build_model(config: Mapping) -> nn.Module:
     also ``fc`` ("fc1", "fc2", "fc2R") and ``fc_hidden``; for "tunable"
     ``tuned`` and ``tuned_channels`` (see :mod:`paramops.models.tunable`),
     ``norm_windows``, ``tone_curve``, ``detail_branch``, ``detail_hidden``, ``detail_gate``, ``fields``,
-    ``field_branch``, ``field_width``, ``field_slots``, ``own_branch``, ``own_width``, ``own_slots`` and
+    ``field_branch``, ``field_width``, ``field_slots``, ``own_branch``, ``own_width``, ``own_slots``, ``bank_slots`` and
     ``preset`` ("realtime").
     """
     from paramops.models.decoupled import DecoupledNet

@@ -60,6 +60,7 @@ import torch
 
 from paramops.models.base import (
     BaseNet,
+    IMAGE_CHANNELS,
     INPUT_CHANNELS,
     Conv,
     Norm,
@@ -83,6 +84,7 @@ from paramops.models.detail import (
     readout_weights,
     run_branch,
 )
+from paramops.models.bank import BANK_WEIGHTS, bank_readout
 from paramops.models.features import TrunkFeatures
 from paramops.models.own_branches import SLOT_BRANCHES, SlotReadout
 from paramops.models.layers import (
@@ -176,6 +178,7 @@ class TunableNet(BaseNet):
             self.detail_ops = branch_program(config["width"], self.detail_branch, INPUT_CHANNELS + len(self.fields))
             self.detail_convs = branch_weights(self.detail_ops)
         self._build_slot_branches(config)
+        self._build_bank(config["bank_slots"])
         self.detail_gate = config["detail_gate"]
         if not isinstance(self.detail_gate, bool):
             raise ValueError(f"detail_gate must be true or false, got {self.detail_gate!r}")
@@ -221,17 +224,31 @@ class TunableNet(BaseNet):
                 raise ValueError(f"{prefix}_branch needs detail_branch: its features travel with the detail branch's")
             if not _is_count(width) or not width:
                 raise ValueError(f"{prefix}_width is the {prefix} branch's channels, at least 1, got {width!r}")
-            if (not isinstance(slots, (list, tuple)) or not slots or len(set(slots)) != len(slots)
-                    or not all(_is_count(s) and s < self.param_dim for s in slots)):
-                raise ValueError(f"{prefix}_slots must be distinct entries of the parameter vector (0 to "
-                                 f"{self.param_dim - 1}), those of the operators that read the {prefix} branch; "
-                                 f"got {slots!r}")
+            self._check_slots(f"{prefix}_slots", slots, f"the {prefix} branch")
             ops = branch_program(width, depth, INPUT_CHANNELS + len(self.fields), name=prefix)
             setattr(self, f"{prefix}_ops", ops)
             setattr(self, f"{prefix}_convs", branch_weights(ops))
-            setattr(self, f"{prefix}_readout", SlotReadout(slots, width))
+            setattr(self, f"{prefix}_readout", SlotReadout(slots, (IMAGE_CHANNELS, width, 3, 3)))
             present.append(prefix)
         self.slot_branches = tuple(present)
+
+    def _build_bank(self, slots) -> None:
+        """The Laplacian bank's readout (:mod:`paramops.models.bank`), if ``slots`` name its readers."""
+        if not isinstance(slots, (list, tuple)):
+            raise ValueError(f"bank_slots must be a list of parameter-vector entries, got {slots!r}")
+        if not slots:
+            return
+        if not self.residual:
+            raise ValueError("bank_slots needs residual: true (the bank adds detail to the image)")
+        self._check_slots("bank_slots", slots, "the Laplacian bank")
+        self.bank_slots = tuple(slots)
+        self.bank_readout = bank_readout(slots)
+
+    def _check_slots(self, option: str, slots, reader: str) -> None:
+        if (not isinstance(slots, (list, tuple)) or not slots or len(set(slots)) != len(slots)
+                or not all(_is_count(s) and s < self.param_dim for s in slots)):
+            raise ValueError(f"{option} must be distinct entries of the parameter vector (0 to "
+                             f"{self.param_dim - 1}), those of the operators that read {reader}; got {slots!r}")
 
     @property
     def moment_head(self) -> bool:
@@ -282,6 +299,8 @@ class TunableNet(BaseNet):
         for prefix, name in SLOT_BRANCHES:
             if prefix in self.slot_branches:
                 predicted[name] = getattr(self, f"{prefix}_readout")(p)
+        if self.bank_slots:
+            predicted[BANK_WEIGHTS] = self.bank_readout(p)
         if not self.detail_gate:
             return predicted
         name = self.output_conv.name
@@ -310,19 +329,23 @@ class TunableNet(BaseNet):
         learned = self.convs[name].expand(part.shape[0], *self.convs[name].shape)
         return {**weights, name: torch.cat([part, learned], dim=2 if self.tuned == "conv_in" else 1)}
 
-    def forward(self, x: torch.Tensor, p: torch.Tensor, cdf: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, p: torch.Tensor, cdf: torch.Tensor | None = None,
+                bank: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] (or positioned: :meth:`positioned`), (N or 1, param_dim) -> (N, 3, H, W).
 
         In one pass, unless ``norm_windows`` is set and the image is larger
         than a window: then ``head(trunk(x), p)``. ``cdf``: with a tone head,
         the luminance histogram (N, 256) of the image ``x`` was cut from
-        (training patches: the operator's whole input), by default ``x``'s own.
+        (training patches: the operator's whole input), by default ``x``'s own;
+        ``bank``: with a Laplacian bank, its maps (N, J, H, W) of that image, cut as ``x``.
         """
         x = self.positioned(x)
         if self.norm_windows and max(x.shape[-2:]) > self.norm_windows[0]:
             features = self.trunk(x)
             if cdf is not None:
                 features.cdf = cdf
+            if bank is not None:
+                features.image = self.residual_image(x, bank)
             return self.head(features, p)
         inp = self.prepare(x, p)
         predicted = self.predict(p)
@@ -331,7 +354,7 @@ class TunableNet(BaseNet):
             h = h + readout(self._branches(inp), readout_weights(predicted))
         if cdf is None:
             cdf = self.image_context(x)
-        return self.finish(h, self.residual_base(self.residual_image(x), cdf, predicted), x.shape[-2:])
+        return self.finish(h, self.residual_base(self.residual_image(x, bank), cdf, predicted), x.shape[-2:])
 
     # -- trunk ---------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,9 @@ STYLE_TABLE_SIZE = 4096
 EXEMPLAR_PATH = Path(__file__).resolve().parent.parent / "data" / "style_exemplar.png"
 
 Remap = Callable[[np.ndarray], np.ndarray]
+
+# A signal whose range is at most this is flat: the filters leave it as it is.
+FLAT = 1e-6
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -122,21 +125,62 @@ def fast_local_laplacian(signal: np.ndarray, remap: Remap, *, samples: int) -> n
         A flat ``signal`` comes back unchanged.
     """
     signal = np.asarray(signal, dtype=np.float32)
-    lo, hi = float(signal.min()), float(signal.max())
-    if hi - lo <= 1e-6:
+    if float(signal.max()) - float(signal.min()) <= FLAT:
         return signal.copy()
+    return collapse(remapped_pyramids(signal, [remap], samples=samples)[0])
+
+
+def local_laplacian_details(signal: np.ndarray, remaps: Sequence[Remap], *, samples: int) -> np.ndarray:
+    """What each remapping's fast local Laplacian filter adds to the image's coarsest level.
+
+    The filter's output pyramid with its residual (the image's one-pixel
+    mean) set to zero, collapsed: ``fast_local_laplacian(signal, r)`` is the
+    residual plus this map, up to float rounding. The maps are linear in the
+    remapping, so a filter whose remapping is a weighted sum of ``remaps``
+    is the residual plus the same weighted sum of the maps.
+
+    Parameters
+    ----------
+    signal : ndarray, shape (H, W)
+        Any float range.
+    remaps : sequence of callable
+        As :func:`fast_local_laplacian`'s ``remap``.
+    samples : int
+        Number K >= 2 of reference levels, as :func:`fast_local_laplacian`'s.
+
+    Returns
+    -------
+    ndarray of float32, shape (len(remaps), H, W)
+        Zeros for a flat ``signal``.
+    """
+    signal = np.asarray(signal, dtype=np.float32)
+    if float(signal.max()) - float(signal.min()) <= FLAT:
+        return np.zeros((len(remaps), *signal.shape), dtype=np.float32)
+    pyramids = remapped_pyramids(signal, remaps, samples=samples)
+    return np.stack([collapse([*pyramid[:-1], np.zeros_like(pyramid[-1])]) for pyramid in pyramids])
+
+
+def remapped_pyramids(signal: np.ndarray, remaps: Sequence[Remap], *, samples: int) -> list[list[np.ndarray]]:
+    """The output Laplacian pyramid of the fast local Laplacian filter with each of ``remaps``.
+
+    One pass over the ``samples`` reference levels serves every remapping:
+    the interpolation weights depend on the image alone. ``signal`` is
+    float32 and not flat (see :func:`fast_local_laplacian`).
+    """
+    lo, hi = float(signal.min()), float(signal.max())
     levels = pyramid_depth(signal.shape)
     gauss = gaussian_pyramid(signal, levels)
-    output = [np.zeros_like(level) for level in gauss[:-1]] + [gauss[-1]]
+    outputs = [[np.zeros_like(level) for level in gauss[:-1]] + [gauss[-1]] for _ in remaps]
     refs = np.linspace(lo, hi, samples, dtype=np.float32)
     step = np.float32(refs[1] - refs[0])
     for ref in refs:
-        # The bands of g + r(i - g) do not depend on the constant g.
-        bands = laplacian_pyramid(remap(signal - ref), levels)
-        for out, band, g in zip(output[:-1], bands[:-1], gauss[:-1]):
-            weight = np.maximum(np.float32(1.0) - np.abs(g - ref) / step, np.float32(0.0))
-            out += weight * band
-    return collapse(output)
+        weights = [np.maximum(np.float32(1.0) - np.abs(g - ref) / step, np.float32(0.0)) for g in gauss[:-1]]
+        for remap, output in zip(remaps, outputs):
+            # The bands of g + r(i - g) do not depend on the constant g.
+            bands = laplacian_pyramid(remap(signal - ref), levels)
+            for out, band, weight in zip(output[:-1], bands[:-1], weights):
+                out += weight * band
+    return outputs
 
 
 def detail_remap(*, gain: float, slope: float, sigma_r: float) -> Remap:

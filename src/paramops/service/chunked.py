@@ -24,6 +24,13 @@ the statistics differs from a whole-plane run, so the output matches it to
 float rounding. Planes of at most ``WHOLE_TILES`` tiles run in one piece
 (:meth:`ChunkPlan.render` without statistics), being cheaper whole.
 
+One exception: a Laplacian bank (:mod:`paramops.models.bank`) is a pyramid
+of the whole image down to one pixel, which no plane too large to hold has.
+A tile computes it from the block its run reads (the tile and its halo), so
+the operators that read a bank (the default's ``llf`` and ``llf_remap``)
+differ from a whole-plane run in their coarsest levels on planes of more than
+``WHOLE_TILES`` tiles; every other operator reads no bank and matches.
+
 Cost: pass ``k`` runs the ops before norm ``k``, so the statistics take about
 ``n_norms / 2`` network passes (the paper's network: 19 norms, about 9), each
 tile being larger by its halo (the paper's dilations: 180 pixels a side at

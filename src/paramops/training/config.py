@@ -22,6 +22,8 @@ Example (``configs/default.yaml``)::
             own_lr: null,         # the own branch's (model.own_branch), default lr; with tune_only, it
                                   # learns beside the tuned operators' entries, which must include the
                                   # operators that read it (model.own_operators)
+            bank_lr: null,        # the Laplacian bank's readout (model.bank_operators), likewise
+            clamp: false,         # the loss compares the output clamped to [0, 1], as users see it
             revive: false,        # draw the branch's never-open channels again at the start
             tune_only: []}        # e.g. [denoise, deblock]: only their own entries of the weight-learning
                                   # network learn, at lr; every other operator's output stays as it was
@@ -39,7 +41,11 @@ from paramops.operators.registry import OPERATORS, operators_laying
 
 # Learning rates of their own for parts a fine-tune adds: the model option that adds the part, and its name.
 PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch"),
-                       "field_lr": ("field_branch", "field branch"), "own_lr": ("own_branch", "own branch")}
+                       "field_lr": ("field_branch", "field branch"), "own_lr": ("own_branch", "own branch"),
+                       "bank_lr": ("bank_operators", "Laplacian bank")}
+# The parts that some operators alone read, which train.tune_only may train beside them: the model option
+# naming their readers.
+READ_BY = {"own_lr": "own_operators", "bank_lr": "bank_operators"}
 # Where the project's shared training photos live beside a checkout.
 DEFAULT_TRAIN_DIR = Path("../shared/data/train")
 DEFAULT_VAL_DIR = Path("../shared/data/val")
@@ -71,7 +77,9 @@ class TrainConfig:
     detail_lr: float | None = None
     field_lr: float | None = None
     own_lr: float | None = None
+    bank_lr: float | None = None
     revive: bool = False
+    clamp: bool = False
     tune_only: tuple[str, ...] = ()
 
     def lr_at(self, step: int, base: float | None = None) -> float:
@@ -101,17 +109,18 @@ class RunConfig:
     def model_config(self) -> dict:
         """The model section, with what the encoding decides: ``param_dim`` and, with a field branch,
         ``field_slots`` (the entries of the operators that lay the model's fields); with an own branch,
-        ``own_slots`` (those of ``own_operators``) in place of ``own_operators``."""
+        ``own_slots`` (those of ``own_operators``) in place of ``own_operators``; with a Laplacian bank,
+        ``bank_slots`` (those of ``bank_operators``) in place of ``bank_operators``."""
         encoding = self.encoding()
         config = {**self.model, "param_dim": encoding.dim}
+        readers = config.pop("bank_operators", None)
+        if readers:
+            config["bank_slots"] = _reader_slots(encoding, readers, "model.bank_operators")
         readers = config.pop("own_operators", None)
         if config.get("own_branch"):
             if not readers:
                 raise ValueError("model.own_branch needs model.own_operators: the operators that read it")
-            if not encoding.with_op_code:
-                raise ValueError("model.own_branch keeps some operators apart from the others; "
-                                 "a model of one operator has none")
-            config["own_slots"] = encoding.own_slots(readers)
+            config["own_slots"] = _reader_slots(encoding, readers, "model.own_branch")
         elif readers:
             raise ValueError("model.own_operators names the readers of an own branch, and the model has none "
                              "(model.own_branch)")
@@ -126,6 +135,13 @@ class RunConfig:
                 raise ValueError(f"model.field_branch: none of the operators lays the model's fields {list(fields)}")
             config["field_slots"] = encoding.own_slots(readers)
         return config
+
+
+def _reader_slots(encoding: ParamEncoding, readers: Sequence[str], part: str) -> list[int]:
+    """The entries of the parameter vector that the operators ``readers`` alone fill, for ``part``."""
+    if not encoding.with_op_code:
+        raise ValueError(f"{part} keeps some operators apart from the others; a model of one operator has none")
+    return encoding.own_slots(readers)
 
 
 def parse_config(raw: Mapping) -> RunConfig:
@@ -167,8 +183,9 @@ def parse_config(raw: Mapping) -> RunConfig:
             raise ValueError(f"train.{key} must be a positive number, got {value!r}")
         if not raw["model"].get(option):
             raise ValueError(f"train.{key} is set but the model has no {part} (model.{option})")
-    if not isinstance(train.revive, bool):
-        raise ValueError(f"train.revive must be true or false, got {train.revive!r}")
+    for key in ("revive", "clamp"):
+        if not isinstance(getattr(train, key), bool):
+            raise ValueError(f"train.{key} must be true or false, got {getattr(train, key)!r}")
     if train.revive and not raw["model"].get("detail_branch"):
         raise ValueError("train.revive is set but the model has no detail branch (model.detail_branch)")
     _check_tune_only(train, data.operators or ops, raw["model"])
@@ -212,14 +229,16 @@ def _check_tune_only(train: TrainConfig, trained: tuple[str, ...], model: Mappin
         return
     _check_trained("tune_only", train.tune_only, trained)
     # Everything but the named operators' own entries is frozen: a part's own rate would have nothing to train,
-    # but for the own branch, when only tuned operators read it.
-    parts = [key for key in (*PART_LEARNING_RATES, "revive") if getattr(train, key) and key != "own_lr"]
+    # but for the parts that only tuned operators read.
+    parts = [key for key in (*PART_LEARNING_RATES, "revive") if getattr(train, key) and key not in READ_BY]
     if parts:
         raise ValueError(f"train.tune_only freezes every part; it cannot be set with train.{', train.'.join(parts)}")
-    untuned = [op for op in model.get("own_operators") or () if op not in train.tune_only]
-    if train.own_lr and untuned:
-        raise ValueError(f"train.own_lr with train.tune_only trains the own branch, which {', '.join(map(repr, untuned))} "
-                         f"read too; tune_only must name them (it names: {', '.join(train.tune_only)})")
+    for key, option in READ_BY.items():
+        untuned = [op for op in model.get(option) or () if op not in train.tune_only]
+        if getattr(train, key) and untuned:
+            raise ValueError(f"train.{key} with train.tune_only trains the {PART_LEARNING_RATES[key][1]}, which "
+                             f"{', '.join(map(repr, untuned))} read too; tune_only must name them "
+                             f"(it names: {', '.join(train.tune_only)})")
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from paramops.training.config import PART_LEARNING_RATES, RunConfig
+from paramops.training.config import PART_LEARNING_RATES, READ_BY, RunConfig
 from paramops.training.pairs import PairSpec, cache_dir, list_images, make_pairs
 
 # The random stream of the origins of fields laid on patches whose operator has none: apart from the run's
@@ -44,6 +44,8 @@ class Dataset(NamedTuple):
     cdfs: np.ndarray  # luminance histograms of the images the pairs were cut from, N x 256
     origins: np.ndarray | None  # where the network's position fields are laid from, N x 2; None without fields
     gains: np.ndarray | None  # the network's image fields' gains, N x image fields; None without them
+    banks: np.ndarray | None  # Laplacian bank maps of the pairs of the bank's readers, M x J x P x P; None without
+    bank_rows: np.ndarray | None  # each pair's row of banks, -1 for the pairs of operators that do not read it, N
 
 
 def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
@@ -55,7 +57,9 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     patch lies, so their patches get the fields from random places, the same
     for every run of the config. Likewise for image fields, ``gains`` holds
     the gain on the image the operator ran on where the operator has the
-    field, and gains drawn as photographs give them elsewhere.
+    field, and gains drawn as photographs give them elsewhere. For a network
+    with a Laplacian bank, ``banks`` holds the maps of the pairs of the
+    operators that read it, the only ones whose output depends on them.
     """
     from paramops.operators.fields import is_image_field, typical_gains
     from paramops.operators.registry import get_operator
@@ -65,7 +69,8 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     fields = config.model_config().get("fields") or ()
     placed, scaled = bool(fields), [name for name in fields if is_image_field(name)]
     rng = np.random.default_rng([config.train.seed, FIELD_STREAM])
-    inputs, targets, vectors, op_index, cdfs, origins, gains = [], [], [], [], [], [], []
+    inputs, targets, vectors, op_index, cdfs, origins, gains, banks, bank_rows = [], [], [], [], [], [], [], [], []
+    readers, bank_count = config.model.get("bank_operators") or (), 0
     for op in config.trained_operators:
         index = config.operators.index(op)
         pairs = make_pairs(pair_spec(config, op), images, progress=progress)
@@ -81,9 +86,16 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
         if scaled:
             gains.append(np.stack([pairs["gains"] if operator.image_field == name else typical_gains(name, rng, count)
                                    for name in scaled], axis=1))
+        if op in readers:
+            banks.append(pairs["banks"])
+            bank_rows.append(np.arange(bank_count, bank_count + count))
+            bank_count += count
+        else:
+            bank_rows.append(np.full(count, -1))
     return Dataset(np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
                    np.concatenate(cdfs), np.concatenate(origins) if placed else None,
-                   np.concatenate(gains) if scaled else None)
+                   np.concatenate(gains) if scaled else None,
+                   np.concatenate(banks) if banks else None, np.concatenate(bank_rows) if readers else None)
 
 
 def pair_spec(config: RunConfig, op: str) -> PairSpec:
@@ -97,6 +109,7 @@ def pair_spec(config: RunConfig, op: str) -> PairSpec:
         names=config.encoding().params[op],
         fixed=config.fixed.get(op, {}),
         seed=config.train.seed * 1000 + config.operators.index(op),
+        bank=op in (config.model.get("bank_operators") or ()),
     )
 
 
@@ -141,7 +154,7 @@ FIELD_PARAMETERS = ("field_convs.", "field_readout.")
 OWN_PARAMETERS = ("own_convs.", "own_readout.")
 # Each part with a learning rate of its own (PART_LEARNING_RATES): its parameters' state-dict names.
 PART_PARAMETERS = {"tone_lr": TONE_PARAMETERS, "detail_lr": DETAIL_PARAMETERS, "field_lr": FIELD_PARAMETERS,
-                   "own_lr": OWN_PARAMETERS}
+                   "own_lr": OWN_PARAMETERS, "bank_lr": "bank_readout."}
 
 
 def _initial_weights(config: RunConfig, start, net) -> None:
@@ -161,7 +174,7 @@ def _initial_weights(config: RunConfig, start, net) -> None:
         raise ValueError(f"train.init {config.train.init!r} encodes other operators or parameters than this config")
     ours, theirs = resolve_config(config.model_config()), resolve_config(start.config)
     slot_branches = [f"{prefix}_branch" for prefix, _ in SLOT_BRANCHES]
-    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", *slot_branches)
+    parts = ("tone_curve", "detail_branch", "detail_gate", "fields", *slot_branches, "bank_slots")
     added = {key: LATER_DEFAULTS[key] for key in parts if not theirs.get(key) and ours.get(key)}
     # What comes with a part and never after it: a hidden readout with its branch, a slot branch's width and slots.
     comes_with = {"detail_branch": ("detail_hidden",),
@@ -238,21 +251,33 @@ def _revive(net, data: Dataset, seed: int) -> dict[str, int]:
     return revive(net.detail_ops, net.detail_convs, closed, torch.Generator().manual_seed(seed))
 
 
-def on_patches(net, x, p, cdfs: np.ndarray):
-    """``net`` on a batch of training patches: a tone head ranks their pixels in the images they were cut from."""
+def bank_batch(data: Dataset, idx: np.ndarray, device):
+    """The Laplacian bank maps of pairs ``idx`` (N x J x P x P float), zeros for the operators that do not read it."""
     import torch
 
+    rows = data.bank_rows[idx]
+    banks = np.zeros((len(idx), *data.banks.shape[1:]), dtype=np.float32)
+    banks[rows >= 0] = data.banks[rows[rows >= 0]]
+    return torch.from_numpy(banks).to(device)
+
+
+def on_patches(net, x, p, cdfs: np.ndarray, bank=None):
+    """``net`` on a batch of training patches: a tone head ranks their pixels in the images they were cut from,
+    a Laplacian bank reads those images' maps, ``bank`` (cut and turned as ``x``)."""
+    import torch
+
+    context = {"bank": bank} if net.bank_slots else {}
     if net.tone_curve:
-        return net(x, p, cdf=torch.from_numpy(cdfs).to(x.device))
-    return net(x, p)
+        context["cdf"] = torch.from_numpy(cdfs).to(x.device)
+    return net(x, p, **context)
 
 
 def _parameter_groups(net, config: RunConfig) -> list[dict]:
     """Adam's parameter groups: the tone head's at ``train.tone_lr``, the detail branch's at
-    ``train.detail_lr``, the field branch's at ``train.field_lr`` and the own branch's at ``train.own_lr``
-    when set, everything else at ``train.lr``; with ``train.tune_only``, those operators' own entries of the
-    weight-learning network alone (:mod:`paramops.training.own`), and the own branch at ``train.own_lr`` when
-    set.
+    ``train.detail_lr``, the field branch's at ``train.field_lr``, the own branch's at ``train.own_lr`` and
+    the Laplacian bank's readout at ``train.bank_lr`` when set, everything else at ``train.lr``; with
+    ``train.tune_only``, those operators' own entries of the weight-learning network alone
+    (:mod:`paramops.training.own`), and the parts only they read (``READ_BY``) at their rates when set.
 
     A group at rate 0 beside one that learns is frozen: its parameters leave
     the optimiser and get no gradients, so a run that trains one part alone
@@ -264,8 +289,9 @@ def _parameter_groups(net, config: RunConfig) -> list[dict]:
 
         slots = config.encoding().own_slots(tc.tune_only)
         groups = [{"params": own_columns(net, tc.tune_only, slots), "lr": tc.lr}]
-        if tc.own_lr:  # only tuned operators read the own branch (parse_config checks)
-            groups.append({"params": [p.requires_grad_(True) for p in _part(net, "own_lr")], "lr": tc.own_lr})
+        for key in READ_BY:  # only tuned operators read these parts (parse_config checks)
+            if getattr(tc, key):
+                groups.append({"params": [p.requires_grad_(True) for p in _part(net, key)], "lr": getattr(tc, key)})
         return groups
     groups = [{"params": _part(net, key), "lr": getattr(tc, key)}
               for key in PART_LEARNING_RATES if getattr(tc, key) is not None]
@@ -405,7 +431,9 @@ def train(
             x = turn(input_batch(net, data, idx, dev), symmetry)  # a patch's fields turn with it
             y = turn(as_batch(data.targets[idx], dev), symmetry)
             p = torch.from_numpy(data.vectors[idx]).to(dev)
-            loss = torch.nn.functional.mse_loss(on_patches(net, x, p, data.cdfs[idx]), y)  # turns keep the histogram
+            bank = turn(bank_batch(data, idx, dev), symmetry) if net.bank_slots else None
+            output = on_patches(net, x, p, data.cdfs[idx], bank)  # turns keep the histogram
+            loss = torch.nn.functional.mse_loss(output.clamp(0, 1) if tc.clamp else output, y)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -446,6 +474,8 @@ def train(
         meta["revive"] = True
     if tc.tune_only:
         meta["tune_only"] = list(tc.tune_only)
+    if tc.clamp:
+        meta["clamp"] = True
     for key in PART_LEARNING_RATES:
         if getattr(tc, key) is not None:
             meta[key] = getattr(tc, key)

@@ -16,6 +16,9 @@ also stores each patch's ``origins``: the patch's top-left pixel in that
 image, from which a network that takes the field lays it. One with an image
 field (its registry ``image_field``: the pencil drawing's stroke range) stores
 each patch's ``gains``: the field's gain on the image the operator ran on.
+Pairs made for a network with a Laplacian bank (``bank``) store each patch's
+``banks``: the bank's maps of the image the network's input was cut from
+(:mod:`paramops.models.bank`), cut as the patch.
 
 Pairs are stored as uint8 in one ``.npz`` file per (operator, sampling
 signature, patch geometry, seed); rounding to 8 bits caps the attainable PSNR
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from paramops.models.bank import BANK_SIGNATURE, laplacian_bank
 from paramops.models.tone import luminance_cdf
 from paramops.operators.fields import field_gain
 from paramops.operators.reference import reference
@@ -83,6 +87,7 @@ class PairSpec:
     fixed: Mapping[str, float] = field(default_factory=dict)
     seed: int = 0
     whole_photo: bool = False
+    bank: bool = False
 
     @property
     def runs_whole_photo(self) -> bool:
@@ -93,6 +98,10 @@ class PairSpec:
         # The flag changes nothing for local operators: leave it out so both settings share their pairs.
         if not self.runs_whole_photo:
             del payload["whole_photo"]
+        # Likewise without a bank; with one, what its maps are.
+        del payload["bank"]
+        if self.bank:
+            payload["bank"] = BANK_SIGNATURE
         # Pairs made before fields existed lack the origins: a field's operator makes its pairs anew.
         if get_operator(self.op).position_field:
             payload["origins"] = True
@@ -173,7 +182,8 @@ def make_pairs(
     head (:mod:`paramops.models.tone`); for an operator with a position field,
     ``origins`` (int64, (N, 2)): each patch's top-left (row, column) in the
     image the operator ran on; for one with an image field, ``gains``
-    (float64, (N,)): the field's gain on that image.
+    (float64, (N,)): the field's gain on that image; with ``spec.bank``, ``banks`` (float16, (N, J, P, P)):
+    the Laplacian bank's maps of the network input's whole run, cut as the patch.
     """
     path = cache_dir() / "pairs" / f"{spec.op}-{spec.signature(images)}.npz"
     if path.exists():
@@ -190,8 +200,10 @@ def make_pairs(
                  disable=not progress, leave=False)
         )
     operator = get_operator(spec.op)
-    results = [(*pair, cdf, gain) for batch, seen in batches
-               for cdf, gain in [(_histogram(seen), _gain(operator.image_field, seen))] for pair in batch][: spec.count]
+    results = [(*pair, cdf, gain, bank) for batch, seen in batches
+               for cdf, gain, bank in [(_histogram(seen), _gain(operator.image_field, seen),
+                                        laplacian_bank(seen) if spec.bank else None)]
+               for pair in batch][: spec.count]
     pairs = {
         "inputs": np.stack([r[0] for r in results]),
         "targets": np.stack([r[1] for r in results]),
@@ -203,6 +215,10 @@ def make_pairs(
         pairs["origins"] = np.array([r[3] for r in results], dtype=np.int64)
     if operator.image_field:
         pairs["gains"] = np.array([r[5] for r in results], dtype=np.float64)
+    if spec.bank:
+        # float16: the maps are small differences of luminance, to within 1/2000 of their size.
+        pairs["banks"] = np.stack([bank[:, y : y + spec.patch, x : x + spec.patch]
+                                   for *_, (y, x), _, _, bank in results]).astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **pairs)
