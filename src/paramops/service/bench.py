@@ -32,17 +32,21 @@ DEFAULT_ARCH = {"arch": "tunable", "width": 32, "residual": True, "tuned": "conv
                 "fields": ["pencil_paper", "pencil_strokes"], "field_branch": 5, "field_width": 24, "own_branch": 8,
                 "own_width": 32}
 DEFAULT_LAYOUT = "onehot"
-# The operators that read the default's own branch (model.own_operators).
+# The operators that read the default's own branch and its Laplacian bank (model.own_operators,
+# model.bank_operators).
 DEFAULT_OWN_OPERATORS = ("deblock",)
+DEFAULT_BANK_OPERATORS = ("llf", "llf_remap")
 
 
 def default_architecture(encoding) -> dict:
-    """:data:`DEFAULT_ARCH` for ``encoding``: its parameter count and the entries its field and own branches read."""
+    """:data:`DEFAULT_ARCH` for ``encoding``: its parameter count and the entries its field and own branches
+    and its bank read."""
     from paramops.operators.registry import operators_laying
 
     readers = operators_laying(DEFAULT_ARCH["fields"], encoding.operators)
     return {**DEFAULT_ARCH, "param_dim": encoding.dim, "field_slots": encoding.own_slots(readers),
-            "own_slots": encoding.own_slots(DEFAULT_OWN_OPERATORS)}
+            "own_slots": encoding.own_slots(DEFAULT_OWN_OPERATORS),
+            "bank_slots": encoding.own_slots(DEFAULT_BANK_OPERATORS)}
 
 
 def bench_model(model=None, device=None):

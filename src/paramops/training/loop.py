@@ -412,6 +412,7 @@ def train(
                 "torch_rng": torch.get_rng_state(),
                 "step": step,
                 "seconds": seconds,
+                "loss": smoothed,
             },
             state_path,
         )
@@ -420,7 +421,7 @@ def train(
     log = open(run_dir / "log.jsonl", "a")
     if revived is not None:
         log.write(json.dumps({"revived": revived}) + "\n")
-    smoothed = None
+    smoothed = state.get("loss") if state else None  # a run resumed to export reports its last loss
     net.train()
     try:
         while step < stop:
