@@ -615,7 +615,11 @@ def test_cli_bench_prints_the_figures(capsys, monkeypatch):
     for name in ("trunk_ms", "head_ms", "region_ms", "forward_ms", "apply_ms", "ensemble_ms"):
         assert result[name] > 0
     assert result["ensemble_ratio"] == result["ensemble_ms"] / result["apply_ms"]
-    assert result["machine"] == machine()
+    assert result["machine"] == machine() and result["op"] == "l0"
+    # Any operator's head, one without parameters too.
+    assert main(["bench", "--json", "--op", "llf_remap", "--size", "48", "64", "--region", "20", "30",
+                 "--repeat", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["op"] == "llf_remap"
     assert main(["bench", "--size", "48", "64", "--region", "20", "30", "--repeat", "1"]) == 0
     assert f"machine {machine_line()}" in capsys.readouterr().out.splitlines()
     assert main(["bench", "--repeat", "0"]) == 2

@@ -412,6 +412,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
              help="image size (default 1024 1024)"),
     argument("--region", type=int, nargs=2, default=(1080, 1920), metavar=("H", "W"),
              help="window rendered from a larger, tile-prepared image (default 1080 1920)"),
+    argument("--op", default="l0", help="operator the head renders (default l0)"),
     argument("--repeat", type=int, default=5, help="runs per median (default 5)"),
     argument("--device", help="cuda, cpu, ...; default CUDA where present"),
     argument("--json", action="store_true", help="print JSON"),
@@ -428,7 +429,8 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"paramops bench: {message}", file=sys.stderr)
 
     result = bench.run(args.model, device=args.device, size=tuple(args.size), region=tuple(args.region),
-                       region_image=(args.region[0] + 200, args.region[1] + 128), repeat=args.repeat, log=log)
+                       region_image=(args.region[0] + 200, args.region[1] + 128), op=args.op, repeat=args.repeat,
+                       log=log)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

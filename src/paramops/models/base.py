@@ -388,7 +388,8 @@ class BaseNet(nn.Module):
             return None
         rgb = image[:, :IMAGE_CHANNELS]
         base = tone_offset(rgb, cdf.to(rgb.dtype), predicted[COLOR], predicted[CURVE]) if self.tone_curve else rgb
-        if self.bank_slots:
+        # Other operators' bank weights are exactly zero: they skip the bank's work, as a network without one.
+        if self.bank_slots and bool(predicted[BANK_WEIGHTS].any()):
             base = base + bank_offset(rgb, image[:, IMAGE_CHANNELS:], predicted[BANK_WEIGHTS])
         return base
 

@@ -98,8 +98,10 @@ def median_ms(fn: Callable[[int], object], repeat: int) -> float:
 def _param_values(op: str, count: int) -> list[dict[str, float]]:
     from paramops.operators.registry import get_operator
 
-    param = get_operator(op).params[0]
-    return [{param.name: param.from_unit((i % 7 + 0.5) / 7)} for i in range(count)]
+    params = get_operator(op).params
+    if not params:  # a fixed-effect operator: each render recomputes the same head
+        return [{} for _ in range(count)]
+    return [{params[0].name: params[0].from_unit((i % 7 + 0.5) / 7)} for i in range(count)]
 
 
 def run(
