@@ -389,8 +389,10 @@ class BaseNet(nn.Module):
         rgb = image[:, :IMAGE_CHANNELS]
         base = tone_offset(rgb, cdf.to(rgb.dtype), predicted[COLOR], predicted[CURVE]) if self.tone_curve else rgb
         # Other operators' bank weights are exactly zero: they skip the bank's work, as a network without one.
-        if self.bank_slots and bool(predicted[BANK_WEIGHTS].any()):
-            base = base + bank_offset(rgb, image[:, IMAGE_CHANNELS:], predicted[BANK_WEIGHTS])
+        # Weights that learn do not, zero as they start, or they would get no gradient.
+        weights = predicted.get(BANK_WEIGHTS)
+        if weights is not None and (weights.requires_grad or bool(weights.any())):
+            base = base + bank_offset(rgb, image[:, IMAGE_CHANNELS:], weights)
         return base
 
     def finish(self, out: torch.Tensor, image: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
