@@ -43,8 +43,8 @@ def test_the_local_laplacian_operators_are_in_the_banks_span(photo):
     texture = bank[1 + BANK_SIGMAS.index(0.1)]
     lum = laplacian.luminance(photo)
     ratio = (photo + 0.01) / (lum[..., None] + 0.01)
-    for op, params, change in (("llf", {"detail": 8.0}, 8.0 * texture),
-                               ("llf_remap", {}, (laplacian.REMAP_BETA - 1) * bank[0] + laplacian.REMAP_GAIN * texture)):
+    remapped = (laplacian.REMAP_BETA - 1) * bank[0] + laplacian.REMAP_GAIN * texture
+    for op, params, change in (("llf", {"detail": 8.0}, 8.0 * texture), ("llf_remap", {}, remapped)):
         spanned = np.clip(photo + ratio * change[..., None], 0, 1)
         assert _psnr(spanned, reference(photo, op, **params)) > 60
     np.testing.assert_array_equal(bank_of(torch.from_numpy(photo).permute(2, 0, 1)[None])[0].numpy(), bank)
@@ -105,3 +105,25 @@ def test_a_bank_needs_a_residual_network_and_distinct_slots():
         build_model({**config, "bank_slots": [1, 1]})
     with pytest.raises(ValueError, match="bank_slots must be distinct entries"):
         build_model({**config, "bank_slots": [5]})
+
+
+def test_dask_planes_read_the_whole_planes_bank_when_they_run_whole(photo):
+    """A plane of at most four tiles runs whole and reads its bank exactly; a tiled one reads each tile's block's
+    (docs/dask.md), which moves the bank's readers alone."""
+    import dask.array as da
+
+    import paramops
+    from paramops.models.wrapper import ParamModel
+    from paramops.service import ModelService
+
+    encoding = ParamEncoding(OPERATORS, layout="onehot")
+    _, banked = _nets(encoding)
+    model = ParamModel(banked, encoding, device="cpu")
+    image = photo[:80, :112]
+    expected = ModelService(model).apply(image, "llf", detail=6.0)
+    whole = paramops.apply_dask(da.from_array(image, chunks=(40, 56, 3)), "llf", model=model, tile=64, detail=6.0)
+    np.testing.assert_allclose(whole.compute(), expected, atol=2e-5)
+    tiled = paramops.apply_dask(da.from_array(image, chunks=(40, 56, 3)), "llf", model=model, tile=32, detail=6.0)
+    assert not np.allclose(tiled.compute(), expected, atol=1e-3)
+    tiled = paramops.apply_dask(da.from_array(image, chunks=(40, 56, 3)), "l0", model=model, tile=32, lam=0.02)
+    np.testing.assert_allclose(tiled.compute(), ModelService(model).apply(image, "l0", lam=0.02), atol=2e-5)

@@ -529,7 +529,7 @@ def test_a_bank_added_and_tuned_with_its_operators_changes_them_and_nothing_else
     import torch
 
     from paramops.models import load_model
-    from paramops.training.loop import build_dataset
+    from paramops.training.loop import bank_batch, build_dataset
 
     model = {**TINY["model"], "norm_windows": [32, 16], "tone_curve": 4}
     base = {**TINY, "operators": ["l0", "llf", "llf_remap"], "model": model,
@@ -544,6 +544,11 @@ def test_a_bank_added_and_tuned_with_its_operators_changes_them_and_nothing_else
     llf = data.op_index == 1
     assert (data.bank_rows[llf] >= 0).all() and (data.bank_rows[~llf] == -1).all()
     assert len(data.banks) == llf.sum()
+    # A run that draws none of the bank's readers has no maps, and zeros for its patches.
+    alone = build_dataset(parse_config({**banked, "data": {**base["data"], "operators": ["l0"]},
+                                        "train": {**TINY["train"], "bank_lr": 0.05}}), progress=False)
+    assert alone.banks is None and (alone.bank_rows == -1).all()
+    assert not bank_batch(alone, np.arange(3), "cpu").any() and bank_batch(alone, np.arange(3), "cpu").shape[1] == 4
     tuned = load_model(_trained(config, tmp_path, "b"), device="cpu")
     assert tuned.meta["clamp"] is True
     state, old = tuned.net.state_dict(), first.net.state_dict()
@@ -559,7 +564,8 @@ def test_a_bank_added_and_tuned_with_its_operators_changes_them_and_nothing_else
             ({"bank_operators": ["llf", "llf_remap"]}, {}, r"which 'llf_remap' read too; tune_only must name them"),
             ({}, {"clamp": "yes"}, "train.clamp must be true or false")):
         with pytest.raises(ValueError, match=message):
-            parse_config({**banked, "model": {**banked["model"], **model_change}, "train": {**banked["train"], **train}})
+            parse_config({**banked, "model": {**banked["model"], **model_change},
+                          "train": {**banked["train"], **train}})
     with pytest.raises(ValueError, match="model.bank_operators keeps some operators apart"):
         parse_config({**banked, "operators": ["llf"], "data": {**base["data"], "operators": None},
                       "train": {**TINY["train"], "bank_lr": 0.05}}).model_config()

@@ -181,7 +181,8 @@ def _bars_section(models: Mapping[str, ModelScores], crops: Mapping[str, CropSco
 def _bank_note(default: ModelScores) -> list[str]:
     """What the scores of the operators that ``default`` reads through a Laplacian bank measure, if any."""
     slots = set(default.model.config.get("bank_slots") or ()) if default.ok else set()
-    readers = [op for op in default.model.operators if slots & set(default.model.encoding.own_slots([op]))] if slots else []
+    model = default.model
+    readers = [op for op in model.operators if slots & set(model.encoding.own_slots([op]))] if slots else []
     if not readers:
         return []
     return [

@@ -58,6 +58,7 @@ from dataclasses import replace
 
 import torch
 
+from paramops.models.bank import BANK_WEIGHTS, bank_readout
 from paramops.models.base import (
     BaseNet,
     IMAGE_CHANNELS,
@@ -84,7 +85,6 @@ from paramops.models.detail import (
     readout_weights,
     run_branch,
 )
-from paramops.models.bank import BANK_WEIGHTS, bank_readout
 from paramops.models.features import TrunkFeatures
 from paramops.models.own_branches import SLOT_BRANCHES, SlotReadout
 from paramops.models.layers import (

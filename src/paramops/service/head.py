@@ -166,7 +166,8 @@ class BandHead:
         """What :meth:`render` needs for the parameter vector ``p`` (1, param_dim); see :class:`Coefficients`."""
         everything = self.net.predict(p)
         predicted = everything[self.first.name]  # (1, C, J, k, k)
-        base = (lambda image: self.net.residual_base(image, features.cdf, everything)) if self.net.reshapes_image else None
+        base = ((lambda image: self.net.residual_base(image, features.cdf, everything))
+                if self.net.reshapes_image else None)
         detail = readout_weights(everything) if self.net.detail_branch else None
         mean, var = input_slice_stats(features.moments, predicted)  # (1, C), or (1, windows, C)
         a = self.norm_scale * torch.rsqrt(var + NORM_EPS)  # norm19's scale and shift, as in apply_norm

@@ -103,6 +103,11 @@ class RunConfig:
         """The operators whose pairs the run makes and draws (``data.operators``, by default all)."""
         return self.data.operators or self.operators
 
+    @property
+    def bank_readers(self) -> tuple[str, ...]:
+        """The operators that read the model's Laplacian bank (``model.bank_operators``), if it has one."""
+        return tuple(self.model.get("bank_operators") or ())
+
     def encoding(self) -> ParamEncoding:
         return ParamEncoding(self.operators, self.encode_params, layout=self.encoding_layout)
 

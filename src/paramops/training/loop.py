@@ -70,7 +70,7 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     placed, scaled = bool(fields), [name for name in fields if is_image_field(name)]
     rng = np.random.default_rng([config.train.seed, FIELD_STREAM])
     inputs, targets, vectors, op_index, cdfs, origins, gains, banks, bank_rows = [], [], [], [], [], [], [], [], []
-    readers, bank_count = config.model.get("bank_operators") or (), 0
+    bank_count = 0
     for op in config.trained_operators:
         index = config.operators.index(op)
         pairs = make_pairs(pair_spec(config, op), images, progress=progress)
@@ -86,7 +86,7 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
         if scaled:
             gains.append(np.stack([pairs["gains"] if operator.image_field == name else typical_gains(name, rng, count)
                                    for name in scaled], axis=1))
-        if op in readers:
+        if op in config.bank_readers:
             banks.append(pairs["banks"])
             bank_rows.append(np.arange(bank_count, bank_count + count))
             bank_count += count
@@ -95,7 +95,7 @@ def build_dataset(config: RunConfig, *, progress: bool = True) -> Dataset:
     return Dataset(np.concatenate(inputs), np.concatenate(targets), np.concatenate(vectors), np.concatenate(op_index),
                    np.concatenate(cdfs), np.concatenate(origins) if placed else None,
                    np.concatenate(gains) if scaled else None,
-                   np.concatenate(banks) if banks else None, np.concatenate(bank_rows) if readers else None)
+                   np.concatenate(banks) if banks else None, np.concatenate(bank_rows) if config.bank_readers else None)
 
 
 def pair_spec(config: RunConfig, op: str) -> PairSpec:
@@ -109,7 +109,7 @@ def pair_spec(config: RunConfig, op: str) -> PairSpec:
         names=config.encoding().params[op],
         fixed=config.fixed.get(op, {}),
         seed=config.train.seed * 1000 + config.operators.index(op),
-        bank=op in (config.model.get("bank_operators") or ()),
+        bank=op in config.bank_readers,
     )
 
 
@@ -255,9 +255,12 @@ def bank_batch(data: Dataset, idx: np.ndarray, device):
     """The Laplacian bank maps of pairs ``idx`` (N x J x P x P float), zeros for the operators that do not read it."""
     import torch
 
+    from paramops.models.bank import BANK_SIZE
+
     rows = data.bank_rows[idx]
-    banks = np.zeros((len(idx), *data.banks.shape[1:]), dtype=np.float32)
-    banks[rows >= 0] = data.banks[rows[rows >= 0]]
+    banks = np.zeros((len(idx), BANK_SIZE, *data.inputs.shape[1:3]), dtype=np.float32)
+    if data.banks is not None:  # None when no operator this run draws reads the bank
+        banks[rows >= 0] = data.banks[rows[rows >= 0]]
     return torch.from_numpy(banks).to(device)
 
 
