@@ -566,6 +566,11 @@ def test_a_bank_added_and_tuned_with_its_operators_changes_them_and_nothing_else
         with pytest.raises(ValueError, match=message):
             parse_config({**banked, "model": {**banked["model"], **model_change},
                           "train": {**banked["train"], **train}})
+    with pytest.raises(ValueError, match=r"'llf' would train on pairs cut from crops"):
+        parse_config({**banked, "data": {**base["data"], "whole_photo": False}})
+    with pytest.raises(ValueError, match=r"'sr' would train on pairs cut from crops"):  # a local operator
+        parse_config({**banked, "operators": ["llf", "sr"], "model": {**model, "bank_operators": ["llf", "sr"]},
+                      "train": {**TINY["train"], "bank_lr": 0.05}})
     with pytest.raises(ValueError, match="model.bank_operators keeps some operators apart"):
         parse_config({**banked, "operators": ["llf"], "data": {**base["data"], "operators": None},
                       "train": {**TINY["train"], "bank_lr": 0.05}}).model_config()

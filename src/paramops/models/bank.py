@@ -33,7 +33,8 @@ megapixel on one core) and keeps it beside the image (16 bytes a pixel), so
 any window renders as in the whole image; the head's work is a few
 multiply-adds a pixel. Training
 patches carry the bank of the whole photo they were cut from
-(:func:`paramops.training.pairs.make_pairs`).
+(:func:`paramops.training.pairs.make_pairs`), so only operators whose pairs
+come from whole photos may read it (a crop's bank is not the image's).
 """
 
 from __future__ import annotations

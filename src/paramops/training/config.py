@@ -194,6 +194,7 @@ def parse_config(raw: Mapping) -> RunConfig:
     if train.revive and not raw["model"].get("detail_branch"):
         raise ValueError("train.revive is set but the model has no detail branch (model.detail_branch)")
     _check_tune_only(train, data.operators or ops, raw["model"])
+    _check_bank_readers(raw["model"].get("bank_operators") or (), data)
     config = RunConfig(
         name=str(raw["name"]),
         model=dict(raw["model"]),
@@ -227,6 +228,17 @@ def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> Non
     for op, weight in weights.items():
         if not isinstance(weight, (int, float)) or not weight > 0:
             raise ValueError(f"train.op_weights[{op!r}] must be a positive number, got {weight!r}")
+
+
+def _check_bank_readers(readers: Sequence[str], data: DataConfig) -> None:
+    """Raise if a reader of the Laplacian bank would train on pairs whose bank is not the whole image's."""
+    from paramops.operators.registry import get_operator
+
+    cropped = [op for op in readers if not (data.whole_photo and get_operator(op).context == "image")]
+    if cropped:
+        raise ValueError(f"model.bank_operators: {', '.join(map(repr, cropped))} would train on pairs cut from crops, "
+                         f"whose bank is not that of the image a user gives; the bank's readers must be operators "
+                         f"that look at the whole image (registry context 'image'), with data.whole_photo: true")
 
 
 def _check_tune_only(train: TrainConfig, trained: tuple[str, ...], model: Mapping) -> None:
