@@ -31,10 +31,10 @@ The bank is a fixed function of the image, with no weights: the trunk
 computes it once per image on the CPU (OpenCV's pyramids, about 0.3 s a
 megapixel on one core) and keeps it beside the image (16 bytes a pixel), so
 any window renders as in the whole image; the head's work is a few
-multiply-adds a pixel. Training
-patches carry the bank of the whole photo they were cut from
-(:func:`paramops.training.pairs.make_pairs`), so only operators whose pairs
-come from whole photos may read it (a crop's bank is not the image's).
+multiply-adds a pixel. Training patches carry the bank of the whole photo
+they were cut from (:func:`paramops.training.pairs.make_pairs`), so only
+operators whose pairs come from whole photos may read it (a crop's bank is
+not the image's).
 """
 
 from __future__ import annotations
