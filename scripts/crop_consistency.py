@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from paramops.evaluation.consistency import crop_consistency
+from paramops.evaluation.diagnostics import parse_with_images
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.image import color_values
 from paramops.io import read_image
 from paramops.operators.registry import OPERATORS
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,15 +38,9 @@ def test_points(spec) -> list[dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
-    parser.add_argument("--match", default="set5_*", help="glob over image names (default Set5)")
     parser.add_argument("--margins", type=int, nargs="+", default=[16, 48], help="context around each tile, px")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "crop_consistency.md")
-    args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.data, args.match)
-    except ValueError as err:
-        parser.error(str(err))
+    args, paths = parse_with_images(parser, argv, ROOT, match="set5_*")
     images = [color_values(read_image(p)) for p in paths]
     rows = []
     for name, spec in OPERATORS.items():

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.diagnostics import band_gains_file
+from paramops.evaluation.diagnostics import band_gains_file, parse_with_images
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
@@ -40,8 +40,6 @@ from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.laplacian import collapse, laplacian_pyramid, luminance, pyramid_depth
 from paramops.operators.registry import operators
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 # Bands 0 to FINE_BANDS - 1 get a column each; the coarser ones but the mean share one.
@@ -92,17 +90,12 @@ def fitted_gains(grams: list[Gram]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
     parser.add_argument("--model", default="default", help="model to split the error of (default: default)")
     parser.add_argument("--op", default="llf", choices=list(operators("filter")),
                         help="filter operator (default: llf)")
     parser.add_argument("--out", type=Path, help="default docs/error_bands_<op>.md")
-    args = parser.parse_args(argv)
+    args, paths = parse_with_images(parser, argv, ROOT)
     out = args.out or ROOT / "docs" / f"error_bands_{args.op}.md"
-    try:
-        paths = list_images(args.data)
-    except ValueError as err:
-        parser.error(str(err))
     import paramops
 
     model = paramops.load_model(args.model)

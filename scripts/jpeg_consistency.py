@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 from scipy.fft import dctn, idctn
 
+from paramops.evaluation.diagnostics import parse_with_images
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import table, write_generated
 from paramops.evaluation.metrics import psnr
 from paramops.evaluation.protocol import CLEAN, scored_output, test_points
 from paramops.image import to_working
 from paramops.io import read_image
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 8
@@ -82,13 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default", help="model name or checkpoint path")
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "jpeg_consistency.md")
-    args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.data)
-    except ValueError as err:
-        parser.error(str(err))
+    args, paths = parse_with_images(parser, argv, ROOT)
     service = ModelService(args.model)
     rows = []
     for name, value in test_points("deblock"):

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.diagnostics import ORACLE_FILE
+from paramops.evaluation.diagnostics import ORACLE_FILE, parse_with_images
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
@@ -45,8 +45,6 @@ from paramops.image import to_working
 from paramops.io import read_image
 from paramops.operators.fields import position_field
 from paramops.operators.stylize import luminance, luminance_strokes, pencil_layers, replace_luminance
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 # Sigma (px) of the Gaussian the texture's fine detail is taken against, and of the amplitude's window.
@@ -81,14 +79,9 @@ def typical_range_drawing(strokes: np.ndarray, texture: np.ndarray, strokes_rang
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
     parser.add_argument("--model", default="default", help="model whose output is corrected (default: default)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "pencil_oracles.md")
-    args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.data)
-    except ValueError as err:
-        parser.error(str(err))
+    args, paths = parse_with_images(parser, argv, ROOT)
     import paramops
 
     model = paramops.load_model(args.model)

@@ -30,15 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from paramops.evaluation.diagnostics import PHASE_CEILING_FILE
+from paramops.evaluation.diagnostics import PHASE_CEILING_FILE, parse_with_images
 from paramops.evaluation.evaluate import cached_reference, evaluate
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
 from paramops.image import from_working, to_working
 from paramops.io import read_image
 from paramops.operators.stylize import TEXTURE_SIZE, pencil_drawing
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 2012
@@ -46,15 +44,10 @@ SEED = 2012
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
     parser.add_argument("--phases", type=int, default=16, help="texture origins averaged (default 16)")
     parser.add_argument("--model", default="default", help="model whose pencil scores sit beside (default: default)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "pencil_phase.md")
-    args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.data)
-    except ValueError as err:
-        parser.error(str(err))
+    args, paths = parse_with_images(parser, argv, ROOT)
     if args.phases < 1:
         parser.error(f"--phases must be at least 1, got {args.phases}")
     import paramops

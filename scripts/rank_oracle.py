@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from paramops.evaluation.diagnostics import parse_with_images
 from paramops.evaluation.evaluate import cached_reference
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.protocol import test_points
@@ -32,8 +33,6 @@ from paramops.image import to_working
 from paramops.io import read_image
 from paramops.models.tone import LEVELS, luminance_cdf, luminance_levels
 from paramops.operators.registry import OPERATORS
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,13 +56,8 @@ def pooled_table_psnr(keys: list[np.ndarray], targets: list[np.ndarray]) -> floa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "rank_oracle.md")
-    args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.data)
-    except ValueError as err:
-        parser.error(str(err))
+    args, paths = parse_with_images(parser, argv, ROOT)
     # Seeds and names as paramops evaluate gives them, so the references come from its cache.
     images = [(seed, path.name, read_image(path)) for seed, path in enumerate(paths)]
     levels, ranks = [], []

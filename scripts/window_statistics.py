@@ -30,6 +30,7 @@ import torch
 import paramops
 from paramops.evaluation.budget import training_summary
 from paramops.evaluation.consistency import blended, tiled
+from paramops.evaluation.diagnostics import parse_with_images
 from paramops.evaluation.markdown import db, table, write_generated
 from paramops.evaluation.metrics import psnr
 from paramops.image import color_values, from_working, to_working
@@ -37,8 +38,6 @@ from paramops.io import read_image
 from paramops.models.tunable import TunableNet
 from paramops.operators.reference import reference
 from paramops.operators.registry import get_operator
-from paramops.training.config import DEFAULT_VAL_DIR
-from paramops.training.pairs import list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,14 +113,8 @@ def model_table(name: str, images: list[np.ndarray]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["default"], help="shipped model names or checkpoint paths")
-    parser.add_argument("--data", type=Path, default=ROOT / DEFAULT_VAL_DIR, help="image folder")
-    parser.add_argument("--match", default="set5_*", help="glob over image names (default Set5)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "window_statistics.md")
-    args = parser.parse_args(argv)
-    try:
-        paths = list_images(args.data, args.match)
-    except ValueError as err:
-        parser.error(str(err))
+    args, paths = parse_with_images(parser, argv, ROOT, match="set5_*")
     images = [color_values(read_image(p)) for p in paths]
     body = [
         "PSNR (dB) against the target (the reference operator's output on the whole image; the clean",

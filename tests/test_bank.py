@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from paramops.evaluation.metrics import psnr
 from paramops.models import build_model
 from paramops.models.bank import BANK_SIGMAS, BANK_SIZE, BANK_WEIGHTS, bank_of, laplacian_bank
 from paramops.models.encoding import ParamEncoding
@@ -20,10 +21,6 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()[100:196, 150:270].astype(np.float32) / np.float32(255)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
 
 
 def test_details_collapse_with_the_residual_to_the_filter(photo):
@@ -46,7 +43,7 @@ def test_the_local_laplacian_operators_are_in_the_banks_span(photo):
     remapped = (laplacian.REMAP_BETA - 1) * bank[0] + laplacian.REMAP_GAIN * texture
     for op, params, change in (("llf", {"detail": 8.0}, 8.0 * texture), ("llf_remap", {}, remapped)):
         spanned = np.clip(photo + ratio * change[..., None], 0, 1)
-        assert _psnr(spanned, reference(photo, op, **params)) > 60
+        assert psnr(spanned, reference(photo, op, **params)) > 60
     np.testing.assert_array_equal(bank_of(torch.from_numpy(photo).permute(2, 0, 1)[None])[0].numpy(), bank)
 
 

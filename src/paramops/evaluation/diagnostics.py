@@ -7,9 +7,10 @@ where the script has not been run.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,24 @@ PLAIN_CONTROL_FILE = "plain_restorer.json"
 PHASE_CEILING_FILE = "pencil_phase.json"
 # Written by scripts/pencil_oracles.py beside results.md: what corrections fitted to pencil's reference would buy.
 ORACLE_FILE = "pencil_oracles.json"
+
+
+def parse_with_images(parser: argparse.ArgumentParser, argv: Sequence[str] | None, root: Path, *,
+                      match: str | None = None) -> tuple[argparse.Namespace, list[Path]]:
+    """Parse a diagnostic script's ``argv`` with a ``--data`` image folder, by default the validation photos
+    beside the checkout ``root``, and, given a default glob ``match``, a ``--match`` over the images' names:
+    the arguments, and the images chosen (or the parser's usage error saying why there are none)."""
+    from paramops.training.config import DEFAULT_VAL_DIR
+    from paramops.training.pairs import list_images
+
+    parser.add_argument("--data", type=Path, default=root / DEFAULT_VAL_DIR, help="image folder")
+    if match is not None:
+        parser.add_argument("--match", default=match, help=f"glob over image names (default {match})")
+    args = parser.parse_args(argv)
+    try:
+        return args, list_images(args.data, args.match if match is not None else None)
+    except ValueError as err:
+        parser.error(str(err))
 
 
 def load_plain_control(folder: str | os.PathLike) -> dict[str, dict[str, tuple[float, int]]]:

@@ -46,6 +46,7 @@ import torch
 
 from paramops.models.own_branches import SlotReadout
 from paramops.models.tone import LUMA
+from paramops.operators.laplacian import RECOLOR_EPS
 
 # The scales (on [0, 1] luminance) of the texture remappings: Aubry's usual sigma_r, halved and doubled.
 BANK_SIGMAS = (0.05, 0.1, 0.2)
@@ -57,8 +58,6 @@ BANK_SIZE = 1 + len(BANK_SIGMAS)
 BANK_SIGNATURE = {"sigmas": list(BANK_SIGMAS), "samples": BANK_SAMPLES, "identity": True}
 # The predictor's name for the bank's weights.
 BANK_WEIGHTS = "bank.weights"
-# Luminance below which the colour ratio fades to gray: that of paramops.operators.laplacian.recolor.
-RATIO_EPS = 0.01
 
 
 def laplacian_bank(rgb: np.ndarray) -> np.ndarray:
@@ -113,4 +112,4 @@ def bank_offset(rgb: torch.Tensor, bank: torch.Tensor, weights: torch.Tensor) ->
     luma = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device)
     lum = torch.einsum("nchw,c->nhw", rgb, luma).unsqueeze(1)
     change = torch.einsum("nj,njhw->nhw", weights.to(bank.dtype), bank).unsqueeze(1).to(rgb.dtype)
-    return (rgb + RATIO_EPS) / (lum + RATIO_EPS) * change
+    return (rgb + RECOLOR_EPS) / (lum + RECOLOR_EPS) * change

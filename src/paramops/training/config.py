@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paramops.models.encoding import ParamEncoding
-from paramops.operators.registry import OPERATORS, operators_laying
+from paramops.operators.registry import OPERATORS, get_operator, operators_laying
 
 # Learning rates of their own for parts a fine-tune adds: the model option that adds the part, and its name.
 PART_LEARNING_RATES = {"tone_lr": ("tone_curve", "tone head"), "detail_lr": ("detail_branch", "detail branch"),
@@ -232,8 +232,6 @@ def _check_op_weights(weights: Mapping[str, float], ops: tuple[str, ...]) -> Non
 
 def _check_bank_readers(readers: Sequence[str], data: DataConfig) -> None:
     """Raise if a reader of the Laplacian bank would train on pairs whose bank is not the whole image's."""
-    from paramops.operators.registry import get_operator
-
     cropped = [op for op in readers if not (data.whole_photo and get_operator(op).context == "image")]
     if cropped:
         raise ValueError(f"model.bank_operators: {', '.join(map(repr, cropped))} would train on pairs cut from crops, "
